@@ -1,0 +1,1 @@
+"""Model-metadata catalogs: the catalog contract and model-id normalisation."""

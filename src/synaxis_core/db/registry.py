@@ -1,0 +1,55 @@
+"""Reading the model registry as users see it (``synaxis models``, ``/admin/models``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from synaxis_core.db.models import GlobalModel, ProviderModel
+
+MODEL_FIELDS = (
+    "id",
+    "provider",
+    "upstream_id",
+    "global_model_id",
+    "display_name",
+    "is_premium",
+    "reasoning",
+    "active",
+    "is_available",
+    "disabled_reason",
+    "disabled_by",
+    "input_price",
+    "output_price",
+    "context_window",
+    "max_output",
+    "rpm_limit",
+    "tpm_limit",
+    "consecutive_failures",
+    "p95_latency_ms",
+    "last_seen_at",
+)
+
+
+def model_view(row: ProviderModel, global_model: GlobalModel | None) -> dict[str, Any]:
+    """One deployment with effective values: its own price, else its global model's."""
+    view = {name: getattr(row, name) for name in MODEL_FIELDS}
+    if global_model is not None:
+        for name in ("input_price", "output_price", "context_window", "max_output"):
+            if view[name] is None:
+                view[name] = getattr(global_model, name)
+    if view["last_seen_at"] is not None:
+        view["last_seen_at"] = view["last_seen_at"].isoformat()
+    return view
+
+
+async def list_models(session: AsyncSession, *, provider: str | None = None) -> list[dict[str, Any]]:
+    query = select(ProviderModel, GlobalModel).outerjoin(
+        GlobalModel, GlobalModel.id == ProviderModel.global_model_id
+    )
+    if provider is not None:
+        query = query.where(ProviderModel.provider == provider)
+    rows = (await session.execute(query.order_by(ProviderModel.provider, ProviderModel.id))).all()
+    return [model_view(row, global_model) for row, global_model in rows]

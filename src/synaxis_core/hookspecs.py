@@ -1,0 +1,79 @@
+"""The hook specifications of Synaxis, and nothing else.
+
+Every ``register_*`` hook receives a ``register`` callable and the ``Settings``; a
+plugin calls ``register(obj)`` once per object it contributes. The core calls each
+hook once at start-up, validates every object, and rejects duplicate names naming
+both plugins.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import pluggy
+
+if TYPE_CHECKING:
+    from synaxis_core.catalog.base import Catalog
+    from synaxis_core.postprocess.base import PostProcessor
+    from synaxis_core.providers.base import Provider
+    from synaxis_core.routing.scoring import Scorer
+    from synaxis_core.settings import Settings
+
+hookspec = pluggy.HookspecMarker("synaxis")
+hookimpl = pluggy.HookimplMarker("synaxis")
+
+
+@hookspec
+def register_providers(register: Callable[[Provider], None], settings: Settings) -> None:
+    """Contribute provider deployments: the upstreams Synaxis can call.
+
+    :param register: call ``register(provider)`` once per ``Provider`` (usually an
+        ``OpenAICompatibleProvider`` subclass instance) with its name, base URL,
+        API-key variable and static model catalog (``ModelSpec``s).
+    :param settings: the gateway's settings.
+
+    The core collects every provider from every plugin. Provider names and
+    provider-model ids must be unique across all plugins: a duplicate is an error
+    that names both plugins. The start-up sync writes the models to
+    ``provider_models``.
+    """
+
+
+@hookspec
+def register_catalogs(register: Callable[[Catalog], None], settings: Settings) -> None:
+    """Contribute model-metadata sources (prices, context windows, capabilities).
+
+    :param register: call ``register(catalog)`` once per ``Catalog``.
+    :param settings: the gateway's settings.
+
+    ``synaxis sync catalog`` fetches every catalog and upserts ``global_models`` and
+    the provider models' prices. Catalog names must be unique.
+    """
+
+
+@hookspec
+def register_postprocessors(register: Callable[[PostProcessor], None], settings: Settings) -> None:
+    """Contribute output transformers (reasoning-tag stripping, language monitoring).
+
+    :param register: call ``register(postprocessor)`` once per ``PostProcessor``.
+    :param settings: the gateway's settings.
+
+    For each response the core applies, in ascending ``order``, every post-processor
+    whose ``applies_to(model)`` is true: to the whole message when not streaming, and
+    to each delta (with per-stream state and a final ``flush()``) when streaming.
+    Post-processor names must be unique.
+    """
+
+
+@hookspec
+def register_scorers(register: Callable[[Scorer], None], settings: Settings) -> None:
+    """Contribute routing scorers.
+
+    :param register: call ``register(scorer)`` once per ``Scorer``: a ``name``, a
+        default ``weight`` and a pure ``score(request, candidate) -> float`` in
+        ``[0, 1]`` where higher is better.
+    :param settings: the gateway's settings (``scorer_weights`` overrides weights).
+
+    The router ranks candidates by the weighted sum of all scores, ties broken by
+    deployment id. Scorer names must be unique.
+    """

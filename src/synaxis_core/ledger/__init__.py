@@ -1,0 +1,1 @@
+"""The usage ledger: cost accounting and the batched writer."""

@@ -1,0 +1,1 @@
+"""Rate limits, budgets, health counters and cool-downs: memory and Redis backends."""

@@ -1,0 +1,172 @@
+"""The plugin manager: installed plugins (entry-point group ``synaxis``) and built-ins.
+
+Built-in behaviour lives in ``synaxis_core.default_plugins`` and is registered exactly
+like an installed plugin. ``SYNAXIS_LOAD_PLUGINS`` selects installed plugins: unset =
+all, empty = none, ``a,b`` = only the entry points named ``a`` and ``b``.
+
+``collect_extensions`` calls the four ``register_*`` hooks once, validates what comes
+back and returns it as ``Extensions``; a duplicate name is an error naming both plugins.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Callable, Iterable
+
+import pluggy
+
+from synaxis_core import hookspecs
+from synaxis_core.catalog.base import Catalog
+from synaxis_core.errors import PluginError
+from synaxis_core.postprocess.base import PostProcessor
+from synaxis_core.providers.base import OpenAICompatibleProvider
+from synaxis_core.routing.scoring import Scorer
+from synaxis_core.settings import Settings
+from synaxis_core.types import ModelSpec
+
+ENTRY_POINT_GROUP = "synaxis"
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "synaxis_core.default_plugins.scorers",
+    "synaxis_core.default_plugins.config_file",
+)
+
+
+def get_plugin_manager(
+    load_plugins: str | None = None,
+    *,
+    installed: bool = True,
+    extra: Iterable[object] = (),
+) -> pluggy.PluginManager:
+    """A new plugin manager with the built-ins, the selected installed plugins and ``extra``.
+
+    :param load_plugins: the value of ``SYNAXIS_LOAD_PLUGINS`` (None: all installed).
+    :param installed: False skips entry points entirely (tests that want only ``extra``).
+    :param extra: plugin objects (modules or instances) to register as well.
+    """
+    pm = pluggy.PluginManager("synaxis")
+    pm.add_hookspecs(hookspecs)
+    for name in DEFAULT_PLUGINS:
+        module = _import_default(name)
+        if module is not None:
+            pm.register(module, name=name)
+    if installed:
+        wanted = None if load_plugins is None else {n.strip() for n in load_plugins.split(",") if n.strip()}
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if wanted is not None and ep.name not in wanted:
+                continue
+            if pm.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # a broken plugin must not take the gateway down silently
+                raise PluginError(f"plugin {ep.name!r} ({ep.value}) failed to import: {exc}") from exc
+            pm.register(plugin, name=ep.name)
+    for plugin in extra:
+        pm.register(plugin, name=getattr(plugin, "__name__", None) or _plugin_name(plugin))
+    pm.check_pending()
+    return pm
+
+
+def _import_default(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:  # not written yet in this checkout
+            return None
+        raise
+
+
+def _plugin_name(plugin: object) -> str:
+    return f"{type(plugin).__name__}-{id(plugin):x}"
+
+
+def plugin_name(pm: pluggy.PluginManager, plugin: object) -> str:
+    return pm.get_name(plugin) or _plugin_name(plugin)
+
+
+@dataclass
+class Extensions:
+    """Everything the plugins contributed, validated."""
+
+    providers: dict[str, OpenAICompatibleProvider] = field(default_factory=dict)
+    catalogs: dict[str, Catalog] = field(default_factory=dict)
+    postprocessors: list[PostProcessor] = field(default_factory=list)
+    scorers: dict[str, Scorer] = field(default_factory=dict)
+    models: dict[str, tuple[OpenAICompatibleProvider, ModelSpec]] = field(default_factory=dict)
+    """Provider-model id -> (provider, spec), over every provider."""
+    owners: dict[str, str] = field(default_factory=dict)
+    """``"<kind>:<name>"`` -> the plugin that contributed it (for error messages)."""
+
+    async def aclose(self) -> None:
+        for provider in self.providers.values():
+            await provider.aclose()
+
+
+def collect_extensions(pm: pluggy.PluginManager, settings: Settings) -> Extensions:
+    """Call every ``register_*`` hook once and validate the contributions."""
+    ext = Extensions()
+
+    def claim(kind: str, name: str, plugin: str) -> None:
+        key = f"{kind}:{name}"
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"plugin {plugin!r} registered a {kind} without a name")
+        if key in ext.owners:
+            raise PluginError(
+                f"{kind} {name!r} is registered by two plugins: {ext.owners[key]!r} and {plugin!r}"
+            )
+        ext.owners[key] = plugin
+
+    def add_provider(provider: Any, plugin: str) -> None:
+        if not isinstance(provider, OpenAICompatibleProvider):
+            raise PluginError(f"plugin {plugin!r} registered {provider!r}, which is not a Provider")
+        claim("provider", provider.name, plugin)
+        ext.providers[provider.name] = provider
+        for spec in provider.models:
+            if not isinstance(spec, ModelSpec):
+                raise PluginError(f"plugin {plugin!r}: provider {provider.name!r} lists {spec!r}, not a ModelSpec")
+            claim("model", spec.id, plugin)
+            ext.models[spec.id] = (provider, spec)
+
+    def add_catalog(catalog: Any, plugin: str) -> None:
+        if not isinstance(catalog, Catalog):
+            raise PluginError(f"plugin {plugin!r} registered {catalog!r}, which is not a Catalog")
+        claim("catalog", catalog.name, plugin)
+        ext.catalogs[catalog.name] = catalog
+
+    def add_postprocessor(postprocessor: Any, plugin: str) -> None:
+        if not isinstance(postprocessor, PostProcessor):
+            raise PluginError(f"plugin {plugin!r} registered {postprocessor!r}, which is not a PostProcessor")
+        claim("postprocessor", postprocessor.name, plugin)
+        ext.postprocessors.append(postprocessor)
+
+    def add_scorer(scorer: Any, plugin: str) -> None:
+        if not isinstance(scorer, Scorer):
+            raise PluginError(f"plugin {plugin!r} registered {scorer!r}, which is not a Scorer")
+        claim("scorer", scorer.name, plugin)
+        ext.scorers[scorer.name] = scorer
+
+    _call_each(pm, "register_providers", add_provider, settings)
+    _call_each(pm, "register_catalogs", add_catalog, settings)
+    _call_each(pm, "register_postprocessors", add_postprocessor, settings)
+    _call_each(pm, "register_scorers", add_scorer, settings)
+    ext.postprocessors.sort(key=lambda p: (p.order, p.name))
+    return ext
+
+
+def _call_each(
+    pm: pluggy.PluginManager, hook_name: str, add: Callable[[Any, str], None], settings: Settings
+) -> None:
+    """Call one hook implementation at a time, so each contribution knows its plugin."""
+    caller = getattr(pm.hook, hook_name)
+    for impl in reversed(caller.get_hookimpls()):  # pluggy's own call order
+        plugin = impl.plugin_name
+        kwargs = {"register": lambda obj, _p=plugin: add(obj, _p), "settings": settings}
+        impl.function(**{name: kwargs[name] for name in impl.argnames})
+
+
+def load_extensions(settings: Settings, *, extra: Iterable[object] = ()) -> Extensions:
+    """The usual way in: a plugin manager from settings, then its contributions."""
+    return collect_extensions(get_plugin_manager(settings.load_plugins, extra=extra), settings)

@@ -1,0 +1,1 @@
+"""Output post-processors: streaming-safe transformers applied to model output."""

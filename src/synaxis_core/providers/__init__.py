@@ -1,0 +1,1 @@
+"""Upstream providers: the OpenAI-compatible base every provider plugin builds on."""

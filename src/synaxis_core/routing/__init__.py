@@ -1,0 +1,1 @@
+"""Routing: candidates, filters, scorers, failover and health."""

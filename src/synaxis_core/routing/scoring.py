@@ -1,0 +1,69 @@
+"""The scorer contract and how scores combine.
+
+A scorer is pure: ``score(request, candidate)`` looks only at its two arguments and
+returns a finite float in ``[0, 1]``, higher is better. The router ranks candidates
+by ``sum(weight * score)`` over every registered scorer (weights from the scorer,
+overridden by ``SYNAXIS_SCORER_WEIGHTS``), highest first, ties broken by deployment id.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Protocol, Sequence, runtime_checkable
+
+import msgspec
+
+
+class RouteRequest(msgspec.Struct, kw_only=True, frozen=True):
+    """What the router knows about a request when it ranks candidates."""
+
+    model: str
+    estimated_input_tokens: int = 0
+    estimated_output_tokens: int = 256
+    tenant: str | None = None
+    stream: bool = False
+
+
+class Candidate(msgspec.Struct, kw_only=True, frozen=True):
+    """One deployment that could serve a request, with its current health."""
+
+    id: str
+    provider: str
+    upstream_id: str
+    global_id: str | None = None
+    input_price: float | None = None
+    """USD per million input tokens (None: unknown)."""
+    output_price: float | None = None
+    is_premium: bool = False
+    context_window: int | None = None
+    p95_latency_ms: float | None = None
+    """Recent p95 latency of this deployment (None: no data yet)."""
+    consecutive_failures: int = 0
+    healthy: bool = True
+    """False while the deployment is failing, cooling down or waiting for a probe."""
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    name: str
+    weight: float
+
+    def score(self, request: RouteRequest, candidate: Candidate) -> float: ...
+
+
+def rank(
+    request: RouteRequest,
+    candidates: Sequence[Candidate],
+    scorers: Sequence[Scorer],
+    weights: Mapping[str, float] | None = None,
+) -> list[Candidate]:
+    """Candidates ordered best first: by weighted score, then by id."""
+    weights = weights or {}
+    pairs = [(scorer.score, weights.get(scorer.name, scorer.weight)) for scorer in scorers]
+
+    def key(candidate: Candidate) -> tuple[float, str]:
+        total = 0.0
+        for score, weight in pairs:
+            total += weight * score(request, candidate)
+        return (-total, candidate.id)
+
+    return sorted(candidates, key=key)

@@ -1,0 +1,1 @@
+"""The sync runner: start-up upsert of installed models, catalog sync, discovery."""

@@ -1,0 +1,111 @@
+"""Domain types shared by the core and the plugins (msgspec Structs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+
+class ModelSpec(msgspec.Struct, kw_only=True, frozen=True):
+    """One deployment a provider plugin can serve: a model at one provider.
+
+    Prices are USD per million tokens; ``None`` means "not known here", and the
+    catalog sync fills it from the provider's own catalog entry (models.dev), with the
+    global model's price as the last fallback.
+    """
+
+    id: str
+    """Provider-model id, unique across all providers, e.g. ``deepseek-r1-0528-syn``."""
+    upstream_id: str
+    """The id the provider's API knows, e.g. ``hf:deepseek-ai/DeepSeek-R1-0528``."""
+    global_id: str | None = None
+    """The global model this deployment serves (links deployments across providers)."""
+    display_name: str = ""
+    is_premium: bool = False
+    reasoning: bool = False
+    """The model emits reasoning (think tags or reasoning fields)."""
+    input_price: float | None = None
+    output_price: float | None = None
+    cache_read_price: float | None = None
+    context_window: int | None = None
+    max_output: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+class DiscoveredModel(msgspec.Struct, kw_only=True, frozen=True):
+    """A model as a provider's ``/models`` endpoint lists it."""
+
+    upstream_id: str
+    display_name: str | None = None
+    context_window: int | None = None
+    max_output: int | None = None
+    input_price: float | None = None
+    output_price: float | None = None
+    chat: bool = True
+    """False for models the provider lists that cannot serve chat completions."""
+
+
+class GlobalModelInfo(msgspec.Struct, kw_only=True, frozen=True):
+    """The golden record of a model, as a catalog describes it."""
+
+    id: str
+    name: str
+    family: str | None = None
+    context_window: int | None = None
+    max_output: int | None = None
+    input_price: float | None = None
+    output_price: float | None = None
+    cache_read_price: float | None = None
+    cache_write_price: float | None = None
+    capabilities: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class ProviderPrice(msgspec.Struct, kw_only=True, frozen=True):
+    """What one catalog provider charges for one model (keyed by both, never by model alone)."""
+
+    catalog_provider: str
+    """The provider's id in the catalog, e.g. ``togetherai``."""
+    model_id: str
+    """The model's id under that provider, e.g. ``openai/gpt-oss-120b``."""
+    global_id: str
+    input_price: float | None = None
+    output_price: float | None = None
+    cache_read_price: float | None = None
+    context_window: int | None = None
+    max_output: int | None = None
+
+
+class CatalogData(msgspec.Struct, kw_only=True):
+    """What a catalog fetch returns."""
+
+    source: str
+    models: list[GlobalModelInfo] = msgspec.field(default_factory=list)
+    prices: list[ProviderPrice] = msgspec.field(default_factory=list)
+    skipped: int = 0
+    """Entries that failed validation and were left out."""
+    not_modified: bool = False
+    """The source answered 304: nothing changed since ``etag`` / ``last_modified``."""
+    from_snapshot: str | None = None
+    """Set to the snapshot's date when the bundled snapshot was used instead of a fetch."""
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class CatalogState(msgspec.Struct, kw_only=True):
+    """What the last successful fetch of a catalog left behind (for conditional requests)."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    fetched_at: datetime | None = None
+
+
+class Usage(msgspec.Struct, kw_only=True):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
