@@ -1,0 +1,121 @@
+"""The shared-state interface: rate-limit windows, spend, failure counters, cool-downs.
+
+Routing state lives in process memory (:class:`~synaxis_core.limits.memory.MemoryBackend`,
+one gateway instance) or in Redis (:class:`~synaxis_core.limits.redis.RedisBackend`,
+several instances sharing it). Both implement :class:`StateBackend` with the same
+semantics and are tested by the same suite (``tests/test_limits_backends.py``).
+
+Conventions every caller can rely on:
+
+- Keys are free-form strings chosen by the caller (``"tenant:t1:rpm"``,
+  ``"dep:deepseek-r1-syn"``). Each kind of state has its own namespace: the same key used
+  for a limiter, a spend total, a failure counter, a cool-down and an outcome window
+  names five independent things.
+- Use one ``window_s`` per limiter or outcome key: entries are pruned with the window of
+  the call that touches them.
+- State that nobody writes expires, so nothing grows forever: windows once they have
+  passed, failure counters and spend totals after ``counter_ttl_s`` / ``spend_ttl_s`` of
+  no writes (constructor arguments of both backends), cool-downs when they end.
+- Arguments are validated cheaply: a negative ``amount`` or a non-positive ``window_s``
+  raises :class:`ValueError`.
+- The Redis backend raises ``redis.exceptions.RedisError`` (``ConnectionError``,
+  ``TimeoutError``) when Redis is unreachable; the caller decides whether to fail open.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence, runtime_checkable
+
+DEFAULT_COUNTER_TTL_S = 86_400.0
+"""Failure counters nobody touched for a day are forgotten."""
+
+DEFAULT_SPEND_TTL_S = 62 * 86_400.0
+"""Spend totals outlive a month of silence (the caller puts the month in the key)."""
+
+
+@runtime_checkable
+class StateBackend(Protocol):
+    """Counters, windows and cool-downs shared by the routing hot path."""
+
+    async def try_acquire(
+        self, key: str, limit: int, *, amount: int = 1, window_s: float = 60.0
+    ) -> float | None:
+        """Sliding-window limiter (exact: a sliding log, not fixed buckets).
+
+        If ``amount`` more units fit under ``limit`` within the last ``window_s`` seconds,
+        record them and return None; otherwise record nothing and return the seconds until
+        enough capacity frees (> 0). An ``amount`` larger than ``limit`` is refused with
+        retry = ``window_s``. ``amount=0`` is admitted and records nothing.
+        """
+        ...
+
+    async def record(self, key: str, amount: int, *, window_s: float = 60.0) -> None:
+        """Record consumption without checking (e.g. the real token count once known).
+
+        It counts against later :meth:`try_acquire` calls on the same key, even if it
+        takes the window over its limit. ``amount=0`` records nothing.
+        """
+        ...
+
+    async def add_spend(self, key: str, usd: float) -> float:
+        """Add to a running total (budgets; the caller puts the month in the key).
+
+        Returns the new total.
+        """
+        ...
+
+    async def get_spend(self, key: str) -> float:
+        """The running total of ``key``; 0.0 when nothing was spent."""
+        ...
+
+    async def incr_failures(self, key: str) -> int:
+        """Consecutive-failure counter +1; returns the new count."""
+        ...
+
+    async def reset_failures(self, key: str) -> None:
+        """Back to zero (a success)."""
+        ...
+
+    async def set_cooldown(self, key: str, seconds: float, reason: str) -> None:
+        """Cool ``key`` down for ``seconds`` from now with ``reason``.
+
+        Replaces any cool-down in force for ``key`` (a shorter one too); ``seconds <= 0``
+        clears it.
+        """
+        ...
+
+    async def clear_cooldown(self, key: str) -> None:
+        """End the cool-down of ``key`` now (no-op when none is in force)."""
+        ...
+
+    async def get_cooldowns(self, keys: Sequence[str]) -> dict[str, tuple[float, str]]:
+        """For the keys currently cooling down: key -> (seconds remaining, reason).
+
+        One round trip for all keys; keys not cooling down are absent from the result.
+        """
+        ...
+
+    async def record_outcome(
+        self, key: str, ok: bool, *, window_s: float = 60.0
+    ) -> tuple[int, int]:
+        """Sliding window of outcomes (provider 5xx ratio).
+
+        Returns ``(failures, total)`` in the window after recording this outcome.
+        """
+        ...
+
+    async def ping(self) -> bool:
+        """True when the backend can serve (always for memory); never raises."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the backend must not be used afterwards."""
+        ...
+
+
+def check_amount(amount: int, window_s: float) -> None:
+    """Shared argument validation (raises ValueError)."""
+    if amount < 0:
+        raise ValueError(f"amount must be >= 0, got {amount}")
+    if not window_s > 0:
+        raise ValueError(f"window_s must be > 0, got {window_s}")

@@ -1,0 +1,46 @@
+"""Choose the state backend from settings: Redis when ``SYNAXIS_REDIS_URL`` is set."""
+
+from __future__ import annotations
+
+from synaxis_core.errors import ConfigError
+from synaxis_core.limits.base import StateBackend
+from synaxis_core.limits.memory import MemoryBackend
+from synaxis_core.settings import Settings
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def create_backend(settings: Settings, *, prefix: str = "synaxis:") -> StateBackend:
+    """A :class:`RedisBackend` when ``settings.redis_url`` is set, else a :class:`MemoryBackend`.
+
+    Nothing is connected yet (the Redis client connects on first use); call
+    ``await backend.ping()`` at start-up to check the server is reachable, and
+    ``await backend.aclose()`` at shutdown.
+
+    :raises ConfigError: the Redis URL is malformed (wrong scheme, bad port, ...).
+    """
+    url = settings.redis_url
+    if not url:
+        return MemoryBackend()
+    from synaxis_core.limits.redis import RedisBackend
+
+    if not url.startswith(REDIS_SCHEMES):
+        raise ConfigError(
+            f"SYNAXIS_REDIS_URL must start with {' or '.join(REDIS_SCHEMES)}; got {_redact(url)!r}",
+            param="redis_url",
+        )
+    try:
+        return RedisBackend.from_url(url, prefix=prefix)
+    except (ValueError, TypeError) as exc:
+        message = f"SYNAXIS_REDIS_URL {_redact(url)!r} is malformed: {exc}"
+        raise ConfigError(message, param="redis_url") from exc
+
+
+def _redact(url: str) -> str:
+    """The URL with any password replaced by ``***`` (safe for logs and error messages)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user, colon, _password = credentials.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"

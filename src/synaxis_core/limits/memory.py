@@ -1,0 +1,211 @@
+"""The in-process backend: plain dicts and deques for one gateway instance.
+
+No locks: asyncio runs one coroutine at a time and no method awaits anything, so every
+call is atomic. Memory stays bounded: a key's old entries are pruned whenever the key
+is touched, and every ``sweep_interval_s`` a sweep prunes all keys and drops the empty
+or expired ones (keys nobody touches any more).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Callable, Sequence
+
+from synaxis_core.limits.base import DEFAULT_COUNTER_TTL_S, DEFAULT_SPEND_TTL_S, check_amount
+
+Clock = Callable[[], float]
+
+
+class _Log:
+    """A sliding log: ``(time, amount)`` entries, oldest first, and their sum."""
+
+    __slots__ = ("entries", "used", "window")
+
+    def __init__(self, window: float) -> None:
+        self.entries: deque[tuple[float, int]] = deque()
+        self.used = 0
+        self.window = window
+
+    def prune(self, cutoff: float) -> None:
+        entries = self.entries
+        while entries and entries[0][0] <= cutoff:
+            self.used -= entries.popleft()[1]
+
+
+class MemoryBackend:
+    """:class:`~synaxis_core.limits.base.StateBackend` in process memory.
+
+    :param clock: seconds, monotonic (inject a fake clock in tests).
+    :param counter_ttl_s: a failure counter nobody increments for this long is forgotten.
+    :param spend_ttl_s: a spend total nobody adds to for this long is forgotten.
+    :param sweep_interval_s: how often (by ``clock``) all keys are pruned.
+    """
+
+    def __init__(
+        self,
+        clock: Clock = time.monotonic,
+        *,
+        counter_ttl_s: float = DEFAULT_COUNTER_TTL_S,
+        spend_ttl_s: float = DEFAULT_SPEND_TTL_S,
+        sweep_interval_s: float = 60.0,
+    ) -> None:
+        self._clock = clock
+        self._counter_ttl = counter_ttl_s
+        self._spend_ttl = spend_ttl_s
+        self._sweep_interval = sweep_interval_s
+        self._next_sweep = clock() + sweep_interval_s
+        self._logs: dict[str, _Log] = {}
+        self._outcomes: dict[str, _Log] = {}  # amount 1 = failure, 0 = success
+        self._spend: dict[str, tuple[float, float]] = {}  # key -> (total, expires at)
+        self._failures: dict[str, tuple[int, float]] = {}  # key -> (count, expires at)
+        self._cooldowns: dict[str, tuple[str, float]] = {}  # key -> (reason, until)
+
+    def _now(self) -> float:
+        now = self._clock()
+        if now >= self._next_sweep:
+            self._sweep(now)
+        return now
+
+    # --- sliding-window limiter ------------------------------------------------------
+
+    async def try_acquire(
+        self, key: str, limit: int, *, amount: int = 1, window_s: float = 60.0
+    ) -> float | None:
+        check_amount(amount, window_s)
+        if amount > limit:
+            return float(window_s)
+        if amount == 0:
+            return None
+        now = self._now()
+        log = self._logs.get(key)
+        if log is None:
+            log = self._logs[key] = _Log(window_s)
+        cutoff = now - window_s
+        log.prune(cutoff)
+        if log.used + amount <= limit:
+            log.entries.append((now, amount))
+            log.used += amount
+            log.window = window_s
+            return None
+        need = log.used + amount - limit
+        for at, units in log.entries:
+            need -= units
+            if need <= 0:
+                return at - cutoff  # > 0: entries older than the cutoff were pruned
+        return float(window_s)  # unreachable while ``used`` matches the entries
+
+    async def record(self, key: str, amount: int, *, window_s: float = 60.0) -> None:
+        check_amount(amount, window_s)
+        if amount == 0:
+            return
+        now = self._now()
+        log = self._logs.get(key)
+        if log is None:
+            log = self._logs[key] = _Log(window_s)
+        log.prune(now - window_s)
+        log.entries.append((now, amount))
+        log.used += amount
+        log.window = window_s
+
+    # --- spend -----------------------------------------------------------------------
+
+    async def add_spend(self, key: str, usd: float) -> float:
+        now = self._now()
+        current = self._spend.get(key)
+        total = usd if current is None or current[1] <= now else current[0] + usd
+        self._spend[key] = (total, now + self._spend_ttl)
+        return total
+
+    async def get_spend(self, key: str) -> float:
+        current = self._spend.get(key)
+        if current is None or current[1] <= self._now():
+            return 0.0
+        return current[0]
+
+    # --- consecutive failures ----------------------------------------------------------
+
+    async def incr_failures(self, key: str) -> int:
+        now = self._now()
+        current = self._failures.get(key)
+        count = 1 if current is None or current[1] <= now else current[0] + 1
+        self._failures[key] = (count, now + self._counter_ttl)
+        return count
+
+    async def reset_failures(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+    # --- cool-downs --------------------------------------------------------------------
+
+    async def set_cooldown(self, key: str, seconds: float, reason: str) -> None:
+        if seconds <= 0:
+            self._cooldowns.pop(key, None)
+            return
+        self._cooldowns[key] = (reason, self._now() + seconds)
+
+    async def clear_cooldown(self, key: str) -> None:
+        self._cooldowns.pop(key, None)
+
+    async def get_cooldowns(self, keys: Sequence[str]) -> dict[str, tuple[float, str]]:
+        cooldowns = self._cooldowns
+        if not cooldowns:
+            return {}
+        now = self._now()
+        found: dict[str, tuple[float, str]] = {}
+        for key in keys:
+            entry = cooldowns.get(key)
+            if entry is None:
+                continue
+            remaining = entry[1] - now
+            if remaining > 0:
+                found[key] = (remaining, entry[0])
+            else:
+                del cooldowns[key]
+        return found
+
+    # --- outcome window ----------------------------------------------------------------
+
+    async def record_outcome(
+        self, key: str, ok: bool, *, window_s: float = 60.0
+    ) -> tuple[int, int]:
+        check_amount(0, window_s)
+        now = self._now()
+        log = self._outcomes.get(key)
+        if log is None:
+            log = self._outcomes[key] = _Log(window_s)
+        log.prune(now - window_s)
+        failed = 0 if ok else 1
+        log.entries.append((now, failed))
+        log.used += failed
+        log.window = window_s
+        return log.used, len(log.entries)
+
+    # --- housekeeping ------------------------------------------------------------------
+
+    async def ping(self) -> bool:
+        return True
+
+    async def aclose(self) -> None:
+        """Nothing to release; the state is dropped."""
+        for store in (self._logs, self._outcomes, self._spend, self._failures, self._cooldowns):
+            store.clear()
+
+    def key_count(self) -> int:
+        """Keys held across all kinds of state (for tests and a metrics gauge)."""
+        return sum(
+            len(store)
+            for store in (self._logs, self._outcomes, self._spend, self._failures, self._cooldowns)
+        )
+
+    def _sweep(self, now: float) -> None:
+        """Prune every window and drop empty or expired keys."""
+        self._next_sweep = now + self._sweep_interval
+        for logs in (self._logs, self._outcomes):
+            for key in list(logs):
+                log = logs[key]
+                log.prune(now - log.window)
+                if not log.entries:
+                    del logs[key]
+        for store in (self._spend, self._failures, self._cooldowns):
+            for key in [key for key, value in store.items() if value[1] <= now]:
+                del store[key]
