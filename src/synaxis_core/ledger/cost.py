@@ -1,0 +1,77 @@
+"""Cost and token estimates: the arithmetic of the ledger.
+
+Prices are USD per million tokens, as everywhere in Synaxis. Token estimates are used
+only when an upstream reports no ``usage``; they are a fast heuristic (about four
+characters per token for English text and code), not a tokenizer.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+CHARS_PER_TOKEN = 4
+MESSAGE_OVERHEAD_TOKENS = 3
+"""Per message: role and separators (as in OpenAI's own counting recipe)."""
+REPLY_PRIMER_TOKENS = 3
+"""Once per prompt: the tokens that start the assistant's reply."""
+
+
+def cost_usd(
+    prompt_tokens: int,
+    completion_tokens: int,
+    input_price: float | None,
+    output_price: float | None,
+) -> float:
+    """The cost of one request in USD, from prices per million tokens.
+
+    A price of ``None`` (unknown: no catalog entry, a local deployment) counts as 0, so
+    the request is recorded as free rather than failing; ``synaxis models`` shows which
+    deployments have no price.
+    """
+    total = prompt_tokens * (input_price or 0.0) + completion_tokens * (output_price or 0.0)
+    return total / 1_000_000
+
+
+def estimate_tokens(text: str) -> int:
+    """About one token per four characters; at least 1 for non-empty text, 0 for empty."""
+    if not text:
+        return 0
+    return max(1, math.ceil(len(text) / CHARS_PER_TOKEN))
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    parts: list[str] = []
+    content = message.get("content")
+    if isinstance(content, str):
+        parts.append(content)
+    elif isinstance(content, list):
+        for part in content:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+            elif isinstance(part, str):
+                parts.append(part)
+    if isinstance(message.get("name"), str):
+        parts.append(message["name"])
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            parts.extend(str(function.get(key) or "") for key in ("name", "arguments"))
+    return " ".join(parts)
+
+
+def estimate_prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    """Estimated prompt tokens of chat ``messages``.
+
+    Counts string contents, text parts of list contents, names and tool-call names and
+    arguments, plus ``MESSAGE_OVERHEAD_TOKENS`` per message and ``REPLY_PRIMER_TOKENS``
+    once. Images and other non-text parts are not counted.
+    """
+    if not messages:
+        return 0
+    total = REPLY_PRIMER_TOKENS
+    for message in messages:
+        total += MESSAGE_OVERHEAD_TOKENS
+        if isinstance(message, dict):
+            total += estimate_tokens(_message_text(message))
+    return total

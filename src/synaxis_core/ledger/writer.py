@@ -1,0 +1,299 @@
+"""The usage ledger writer: a bounded queue, batched multi-row INSERTs, graceful close.
+
+Requests put a ``UsageEntry`` on an ``asyncio.Queue`` (``record``: waits when the queue
+is full, which is the back-pressure that keeps memory bounded; ``record_nowait``: for
+code that cannot await, drops and logs when full). One background task takes entries
+off the queue and writes them with one ``INSERT ... ON CONFLICT (request_id) DO
+NOTHING`` per batch, when ``batch_size`` entries are waiting or ``flush_interval_s``
+after the oldest arrived, whichever comes first. A retried flush never doubles a row.
+
+A flush that fails is logged and retried with exponential backoff. A batch the
+database rejects as data (a constraint, a value it cannot store), or that keeps failing
+while the database answers ``SELECT 1``, is bisected until the bad entries are found;
+those are logged one by one as JSON on the ``synaxis.ledger.unwritten`` logger, as are
+entries given up at a timed-out ``aclose``: nothing is dropped silently. The writer
+belongs to one event loop; it is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime
+from typing import Any, Callable, Literal
+
+import msgspec
+from sqlalchemy import text
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from synaxis_core.db.models import utcnow
+from synaxis_core.ledger.queries import insert_usage_rows
+
+log = logging.getLogger("synaxis.ledger")
+unwritten_log = logging.getLogger("synaxis.ledger.unwritten")
+
+SUSPECT_AFTER = 4
+"""Failures of one batch, with the database otherwise answering, that make it suspect."""
+
+
+class UsageEntry(msgspec.Struct, kw_only=True, frozen=True):
+    """One finished request, as it goes into ``usage_records``."""
+
+    request_id: str
+    tenant_id: int | None = None
+    provider_model_id: str | None = None
+    global_model_id: str | None = None
+    requested_model: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    status: Literal["ok", "error", "cancelled"] = "ok"
+    http_status: int = 200
+    attempts: int = 1
+    stream: bool = False
+    created_at: datetime = msgspec.field(default_factory=utcnow)
+
+
+_STOP: Any = object()
+_FIELDS = UsageEntry.__struct_fields__
+"""Named like the ``usage_records`` columns they fill."""
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    """True when retrying the same rows cannot help (bad data, not a bad connection)."""
+    if isinstance(exc, (IntegrityError, DataError)):
+        return True
+    if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
+        return True  # a value the bind processor could not convert
+    cause: BaseException | None = getattr(exc, "orig", None)
+    while cause is not None:  # e.g. asyncpg's client-side DataError, wrapped generically
+        sqlstate = str(getattr(cause, "sqlstate", "") or "")
+        if type(cause).__name__ in ("DataError", "IntegrityError") or sqlstate[:2] in ("22", "23"):
+            return True
+        cause = cause.__cause__
+    return False
+
+
+class LedgerWriter:
+    """Batches ``UsageEntry`` records into ``usage_records``; see the module docstring.
+
+    ``on_flush(rows, seconds)`` is called after each successful INSERT (for metrics).
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        batch_size: int = 500,
+        flush_interval_s: float = 0.5,
+        queue_max: int = 100_000,
+        on_flush: Callable[[int, float], None] | None = None,
+        retry_initial_s: float = 0.05,
+        retry_max_s: float = 5.0,
+    ) -> None:
+        if batch_size < 1 or queue_max < 1:
+            raise ValueError("batch_size and queue_max must be at least 1")
+        self._sessions = sessions
+        self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_s
+        self._queue: asyncio.Queue[UsageEntry] = asyncio.Queue(maxsize=queue_max)
+        self._on_flush = on_flush
+        self._retry = (retry_initial_s, retry_max_s)
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._pending = 0
+        self._current: list[UsageEntry] = []
+        self.written = 0
+        """Rows inserted (duplicates of an existing ``request_id`` are not counted)."""
+        self.failed_flushes = 0
+        self.dropped = 0
+        """Entries not written: refused when full or closed, rejected, or given up."""
+
+    @property
+    def pending(self) -> int:
+        """Entries recorded but not yet written (queued or in a flush)."""
+        return self._pending
+
+    def start(self) -> None:
+        """Launch the background flusher on the running event loop."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="synaxis-ledger-writer")
+
+    async def record(self, entry: UsageEntry) -> None:
+        """Queue ``entry``; waits while the queue is full (back-pressure)."""
+        if self._closing:
+            return self._lose([entry], "the ledger writer is closed")
+        await self._queue.put(entry)
+        self._pending += 1
+
+    def record_nowait(self, entry: UsageEntry) -> bool:
+        """Queue ``entry`` without waiting; False (and logged) when full or closed."""
+        if self._closing:
+            self._lose([entry], "the ledger writer is closed")
+            return False
+        try:
+            self._queue.put_nowait(entry)
+        except asyncio.QueueFull:
+            self._lose([entry], "the ledger queue is full")
+            return False
+        self._pending += 1
+        return True
+
+    async def flush(self) -> None:
+        """Wait until everything recorded so far is written (the writer must be started)."""
+        await self._queue.join()
+
+    async def aclose(self, timeout: float | None = None) -> None:
+        """Write everything queued, then stop. Idempotent.
+
+        With a ``timeout`` (seconds), entries still unwritten when it expires (say the
+        database is down) are logged as JSON on ``synaxis.ledger.unwritten``.
+        """
+        if self._closing:
+            if self._task is not None:
+                await asyncio.shield(self._task)
+            return
+        self.start()
+        self._closing = True
+        assert self._task is not None
+        try:
+            async with asyncio.timeout(timeout):
+                await self._queue.put(_STOP)
+                await asyncio.shield(self._task)
+        except TimeoutError:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            left = self._current + [e for e in self._drain() if e is not _STOP]
+            self._lose(left, f"closed after {timeout}s with the database still failing", counted=True)
+
+    # --- the background task ----------------------------------------------------------
+
+    def _drain(self) -> list[UsageEntry]:
+        items = []
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except asyncio.QueueEmpty:
+                return items
+            self._queue.task_done()
+
+    async def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch, stop = await self._collect()
+            await self._process(batch)
+        while True:  # entries whose ``record`` was already waiting when the close began
+            await asyncio.sleep(0)
+            late = [e for e in self._drain() if e is not _STOP]
+            if not late:
+                return
+            for start in range(0, len(late), self.batch_size):
+                self._current = late[start : start + self.batch_size]
+                await self._write(self._current)
+                self._current = []
+
+    async def _process(self, batch: list[UsageEntry]) -> None:
+        if batch:  # on cancellation ``_current`` keeps the batch for ``aclose`` to report
+            await self._write(batch)
+        self._current = []
+        for _ in batch:
+            self._queue.task_done()
+
+    async def _collect(self) -> tuple[list[UsageEntry], bool]:
+        """The next batch: up to ``batch_size`` entries, waiting at most the interval."""
+        first = await self._queue.get()
+        if first is _STOP:
+            self._queue.task_done()
+            return [], True
+        batch = self._current = [first]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.flush_interval_s
+        while len(batch) < self.batch_size:
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    async with asyncio.timeout(remaining):
+                        item = await self._queue.get()
+                except TimeoutError:
+                    break
+            if item is _STOP:
+                self._queue.task_done()
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    async def _write(self, batch: list[UsageEntry]) -> None:
+        """Insert ``batch``, retrying with backoff; bisect it when the data is at fault.
+
+        The data is at fault when the error says so, or when the batch has failed
+        ``SUSPECT_AFTER`` times while the database answers ``SELECT 1``.
+        """
+        delay, cap = self._retry
+        failures = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                inserted = await self._insert(batch)
+            except Exception as exc:  # noqa: BLE001 - every failure is logged and handled
+                self.failed_flushes += 1
+                failures += 1
+                if _is_data_error(exc) or (failures >= SUSPECT_AFTER and await self._database_answers()):
+                    return await self._bisect(batch, exc)
+                log.warning("ledger flush of %d entries failed, retrying in %.2fs: %s", len(batch), delay, _reason(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, cap)
+                continue
+            self.written += inserted
+            self._pending -= len(batch)
+            if self._on_flush is not None:
+                try:
+                    self._on_flush(len(batch), time.perf_counter() - started)
+                except Exception:  # noqa: BLE001
+                    log.exception("ledger on_flush callback failed")
+            return
+
+    async def _bisect(self, batch: list[UsageEntry], exc: BaseException) -> None:
+        if len(batch) == 1:
+            return self._lose(batch, f"the database rejected it: {_reason(exc)}", counted=True)
+        middle = len(batch) // 2
+        await self._write(batch[:middle])
+        await self._write(batch[middle:])
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with self._sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - the database is down: the data is not to blame
+            return False
+        return True
+
+    async def _insert(self, batch: list[UsageEntry]) -> int:
+        async with self._sessions.begin() as session:
+            connection = await session.connection()
+            return await insert_usage_rows(connection, _FIELDS, [msgspec.structs.astuple(e) for e in batch])
+
+    def _lose(self, entries: list[UsageEntry], why: str, *, counted: bool = False) -> None:
+        """Log entries that will not be written: the count, then each as a JSON line."""
+        if not entries:
+            return
+        self.dropped += len(entries)
+        if counted:
+            self._pending -= len(entries)
+        unwritten_log.error("%d usage entries not written: %s", len(entries), why)
+        for entry in entries:
+            unwritten_log.error("%s", msgspec.json.encode(entry).decode())
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
