@@ -2,19 +2,58 @@
 
 A provider plugin subclasses ``OpenAICompatibleProvider``, sets the class attributes
 (name, default base URL, API-key variable, static model catalog) and overrides only
-what its upstream does differently (``parse_models``, ``normalize_response``...).
+what its upstream does differently: ``normalize_response`` / ``normalize_chunk``
+(vendor quirks in answers) and ``parse_model_entry`` / ``parse_models`` (the shape of
+``GET /models``). The calls themselves live here:
+
+- ``await chat(body, timeout=...)`` -> the OpenAI response dict;
+- ``async for chunk in stream(body, timeout=...)`` -> chunk dicts until ``[DONE]``;
+- ``await discover()`` -> the chat models ``/models`` lists;
+- ``await aclose()`` on shutdown.
+Failures raise ``synaxis_core.errors.UpstreamError`` subclasses (see
+``upstream_errors``). Connection failures and 502/503/504 are retried quickly inside
+the call (``retry``); nothing else is.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Sequence
+import asyncio
+from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Mapping, Sequence
 
+import httpx
+import msgspec
 from pydantic import SecretStr
+from tenacity.wait import wait_base
 
+from synaxis_core import __version__
+from synaxis_core.errors import (
+    ProviderAuthError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+)
+from synaxis_core.providers.discovery import generic_entry, parse_model_list
+from synaxis_core.providers.http import (
+    TransportChoice,
+    create_client,
+    read_capped,
+    timeout_for,
+)
+from synaxis_core.providers.retry import RETRY_STATUSES, RetryableStatus, retrying
+from synaxis_core.providers.sse import DONE, SSEDecoder
+from synaxis_core.providers.upstream_errors import (
+    error_from_event,
+    error_from_exception,
+    error_from_status,
+)
 from synaxis_core.types import DiscoveredModel, ModelSpec
 
 if TYPE_CHECKING:
+    from synaxis_core.errors import UpstreamError
     from synaxis_core.settings import Settings
+
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
+ERROR_BODY_LIMIT = 64 * 1024
 
 
 class OpenAICompatibleProvider:
@@ -32,6 +71,12 @@ class OpenAICompatibleProvider:
     catalog_provider: ClassVar[str | None] = None
     """This provider's id in model catalogs (models.dev: ``synthetic``, ``togetherai``...)."""
     static_models: ClassVar[Sequence[ModelSpec]] = ()
+    discovery_needs_key: ClassVar[bool] = True
+    """False when ``GET /models`` answers without a key (NVIDIA): discovery runs anyway."""
+    transport: TransportChoice | httpx.AsyncBaseTransport | None = None
+    """HTTP transport for this provider's client (None: the factory's default)."""
+    retry_wait: wait_base | None = None
+    """Backoff between quick retries (None: the default policy; tests use ``wait_none()``)."""
 
     def __init__(
         self,
@@ -55,7 +100,9 @@ class OpenAICompatibleProvider:
         self.base_url: str = (override or base_url or self.default_base_url).rstrip("/")
         self.models: tuple[ModelSpec, ...] = tuple(models if models is not None else self.static_models)
         self.timeout_s: float = timeout_s if timeout_s is not None else settings.timeout_s
-        self._client: Any = None
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._urls: dict[str, httpx.URL] = {}  # parsed once: saves ~12 us per request
 
     @property
     def api_key(self) -> SecretStr | None:
@@ -72,26 +119,186 @@ class OpenAICompatibleProvider:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {self.base_url} ({len(self.models)} models)>"
 
-    # --- calls (implemented in the provider layer) ----------------------------------
+    # --- what subclasses override ----------------------------------------------------
+
+    def normalize_response(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Fix vendor quirks in a chat completion (default: none)."""
+        return data
+
+    def normalize_chunk(self, chunk: dict[str, Any]) -> dict[str, Any]:
+        """Fix vendor quirks in one stream chunk (default: none)."""
+        return chunk
+
+    def normalize_error(self, error: UpstreamError) -> UpstreamError:
+        """Adjust an error mapped from an upstream answer (default: as mapped)."""
+        return error
+
+    def parse_models(self, payload: Any) -> list[DiscoveredModel]:
+        """Every model of a ``/models`` answer, non-chat ones with ``chat=False``.
+
+        Raises ``ValueError`` when the answer has no recognisable shape.
+        """
+        return parse_model_list(payload, self.parse_model_entry)
+
+    def parse_model_entry(self, entry: Mapping[str, Any]) -> DiscoveredModel | None:
+        """One ``/models`` entry (None: skip it). Default: usual field names, no prices."""
+        return generic_entry(entry)
+
+    # --- calls --------------------------------------------------------------------------
 
     async def chat(self, body: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
         """POST ``/chat/completions`` (non-streaming); ``body["model"]`` is the upstream id.
 
-        Returns the response as a dict, normalised to the OpenAI shape. Raises an
-        ``UpstreamError`` subclass on failure.
+        Every field is sent as given, except that ``stream``/``stream_options`` are
+        dropped when ``stream`` is true. ``timeout`` (default ``self.timeout_s``) bounds
+        the whole call, quick retries included. Returns the response normalised to the
+        OpenAI shape; raises an ``UpstreamError`` subclass on failure.
         """
-        raise NotImplementedError
+        self._require_key()
+        if body.get("stream"):
+            body = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
+        limit = timeout or self.timeout_s
+        try:
+            async with asyncio.timeout(limit):
+                response = await self._send("POST", "/chat/completions", _encode(body), limit, stream=False)
+        except TimeoutError:
+            raise UpstreamTimeout(f"{self.name}: no answer within {limit:g} s", provider=self.name) from None
+        data = self._json(response.content)
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+            if isinstance(data, dict) and data.get("error"):
+                raise self.normalize_error(error_from_event(data, provider=self.name, secrets=self._secrets()))
+            raise UpstreamProtocolError(f"{self.name}: response has no 'choices'", provider=self.name)
+        return self.normalize_response(data)
 
-    def stream(self, body: dict[str, Any], *, timeout: float | None = None) -> AsyncIterator[dict[str, Any]]:
-        """POST ``/chat/completions`` with ``stream: true``; yield each chunk as a dict."""
-        raise NotImplementedError
+    async def stream(self, body: dict[str, Any], *, timeout: float | None = None) -> AsyncIterator[dict[str, Any]]:
+        """POST ``/chat/completions`` with ``stream: true``; yield each chunk as a dict.
+
+        The request is made on the first ``__anext__``, so HTTP errors surface there.
+        ``timeout`` bounds the wait for the response headers and each gap between
+        reads (a stall), not the whole stream. Raises an ``UpstreamError`` subclass for
+        an error event or invalid JSON, ``UpstreamProtocolError`` when the stream ends
+        without ``[DONE]`` or the connection is cut, ``UpstreamTimeout`` on a stall.
+        Close the generator (``contextlib.aclosing``) to release the connection early.
+        """
+        self._require_key()
+        payload = body if body.get("stream") is True else {**body, "stream": True}
+        limit = timeout or self.timeout_s
+        response = await self._send("POST", "/chat/completions", _encode(payload), limit, stream=True)
+        decoder = SSEDecoder()
+        try:
+            try:
+                async for raw in response.aiter_bytes():
+                    for event, data in decoder.feed(raw):
+                        if data.startswith(DONE):
+                            return
+                        yield self._chunk(event, data)
+            except httpx.HTTPError as exc:
+                raise error_from_exception(exc, provider=self.name, in_stream=True) from exc
+            for _event, data in decoder.close():
+                if data.startswith(DONE):
+                    return
+            raise UpstreamProtocolError(f"{self.name}: stream ended without [DONE]", provider=self.name)
+        finally:
+            await response.aclose()
 
     async def discover(self) -> list[DiscoveredModel]:
-        """GET ``/models`` and parse it (see ``parse_models``)."""
-        raise NotImplementedError
+        """GET ``/models``: the chat models the provider lists now.
+
+        Non-chat entries (``parse_models`` marks them ``chat=False``) are dropped. A key
+        is sent when one is set. Raises ``UpstreamProtocolError`` for an unreadable
+        answer, and the usual ``UpstreamError`` subclasses for HTTP failures.
+        """
+        response = await self._send("GET", "/models", None, self.timeout_s, stream=False)
+        try:
+            models = self.parse_models(self._json(response.content))
+        except ValueError as exc:
+            raise UpstreamProtocolError(f"{self.name}: unreadable /models answer: {exc}", provider=self.name) from exc
+        return [model for model in models if model.chat]
 
     async def aclose(self) -> None:
-        """Close the HTTP client (called on shutdown)."""
+        """Close the HTTP client (called on shutdown); the next call opens a new one."""
+        client, self._client, self._client_loop = self._client, None, None
+        if client is not None:
+            await client.aclose()
+
+    # --- internals ------------------------------------------------------------------------
+
+    def client(self) -> httpx.AsyncClient:
+        """This provider's pooled client, created on first use in the running event loop."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop or self._client.is_closed:
+            headers = {"user-agent": f"synaxis/{__version__}", "accept": "application/json"}
+            key = self.api_key
+            if key is not None:
+                headers["authorization"] = f"Bearer {key.get_secret_value()}"
+            self._client = create_client(
+                self.settings, timeout_s=self.timeout_s, transport=self.transport, headers=headers
+            )
+            self._client_loop = loop
+        return self._client
+
+    def _require_key(self) -> None:
+        if self.missing_key:
+            raise ProviderAuthError(f"{self.name}: {self.missing_key} is not set", provider=self.name)
+
+    def _secrets(self) -> tuple[str, ...]:
+        key = self.api_key
+        return (key.get_secret_value(),) if key is not None else ()
+
+    def _json(self, content: bytes) -> Any:
+        try:
+            return _decode(content)
+        except msgspec.DecodeError:
+            raise UpstreamProtocolError(f"{self.name}: invalid JSON from upstream", provider=self.name) from None
+
+    def _chunk(self, event: bytes | None, data: bytes) -> dict[str, Any]:
+        chunk = self._json(data)
+        if not isinstance(chunk, dict):
+            raise UpstreamProtocolError(f"{self.name}: stream event is not a JSON object", provider=self.name)
+        if event == b"error" or chunk.get("error"):
+            raise self.normalize_error(error_from_event(chunk, provider=self.name, secrets=self._secrets()))
+        return self.normalize_chunk(chunk)
+
+    def _status_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
+        cap = self.settings.retry_after_cap_s
+        error = error_from_status(
+            status, body, provider=self.name, headers=headers, retry_after_cap=cap, secrets=self._secrets()
+        )
+        return self.normalize_error(error)
+
+    async def _send(
+        self, method: str, path: str, content: bytes | None, timeout_s: float, *, stream: bool
+    ) -> httpx.Response:
+        """Send with the quick-retry policy; return a 2xx response or raise."""
+        client = self.client()
+        headers = {"content-type": "application/json"} if content is not None else {}
+        if stream:
+            headers["accept"] = "text/event-stream"
+        target = self.base_url + path
+        url = self._urls.get(target) or self._urls.setdefault(target, httpx.URL(target))
+        request = client.build_request(
+            method,
+            url,
+            content=content,
+            headers=headers,
+            timeout=timeout_for(self.settings, timeout_s),
+        )
+        try:
+            async for attempt in retrying(self.settings, wait=self.retry_wait):
+                with attempt:
+                    response = await client.send(request, stream=stream)
+                    if response.is_success:
+                        return response
+                    body = await read_capped(response, ERROR_BODY_LIMIT) if stream else response.content
+                    await response.aclose()
+                    if response.status_code in RETRY_STATUSES:
+                        raise RetryableStatus(response.status_code, response.headers, body)
+                    raise self._status_error(response.status_code, response.headers, body)
+        except RetryableStatus as exc:
+            raise self._status_error(exc.status, exc.headers, exc.body) from None
+        except httpx.HTTPError as exc:
+            raise error_from_exception(exc, provider=self.name) from exc
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 Provider = OpenAICompatibleProvider

