@@ -5,7 +5,8 @@
 - Models disabled by an operator, by health checks or by ``synaxis validate`` stay
   disabled; only the reasons this sync itself sets (``missing_key``, ``removed``)
   are lifted by it.
-- Prices and limits a plugin leaves as ``None`` are left to the catalog sync.
+- Prices, limits and the global model a plugin leaves as ``None`` are left to the
+  catalog sync (which links models by their normalised id).
 
 Running it twice changes nothing the second time.
 """
@@ -38,7 +39,6 @@ def desired_fields(provider: OpenAICompatibleProvider, spec: ModelSpec) -> dict[
     fields: dict[str, Any] = {
         "provider": provider.name,
         "upstream_id": spec.upstream_id,
-        "global_model_id": spec.global_id,
         "display_name": spec.display_name or spec.id,
         "is_premium": spec.is_premium,
         "reasoning": spec.reasoning,
@@ -46,6 +46,7 @@ def desired_fields(provider: OpenAICompatibleProvider, spec: ModelSpec) -> dict[
         "tpm_limit": spec.tpm,
     }
     for column, value in (
+        ("global_model_id", spec.global_id),
         ("input_price", spec.input_price),
         ("output_price", spec.output_price),
         ("cache_read_price", spec.cache_read_price),
