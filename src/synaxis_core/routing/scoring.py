@@ -1,8 +1,9 @@
 """The scorer contract and how scores combine.
 
 A scorer is pure: ``score(request, candidate)`` looks only at its two arguments and
-returns a finite float in ``[0, 1]``, higher is better. The router ranks candidates
-by ``sum(weight * score)`` over every registered scorer (weights from the scorer,
+returns a finite float in ``[0, 1]``, higher is better. The router ranks healthy
+candidates before unhealthy ones (whatever the scores say), then by
+``sum(weight * score)`` over every registered scorer (weights from the scorer,
 overridden by ``SYNAXIS_SCORER_WEIGHTS``), highest first, ties broken by deployment id.
 """
 
@@ -39,7 +40,9 @@ class Candidate(msgspec.Struct, kw_only=True, frozen=True):
     """Recent p95 latency of this deployment (None: no data yet)."""
     consecutive_failures: int = 0
     healthy: bool = True
-    """False while the deployment is failing, cooling down or waiting for a probe."""
+    """False while the deployment's provider is failing often (a high recent error
+    ratio) without being cooled down yet. Deployments that are cooling down or disabled
+    never reach the ranking at all."""
 
 
 @runtime_checkable
@@ -56,14 +59,14 @@ def rank(
     scorers: Sequence[Scorer],
     weights: Mapping[str, float] | None = None,
 ) -> list[Candidate]:
-    """Candidates ordered best first: by weighted score, then by id."""
+    """Candidates ordered best first: healthy first, then by weighted score, then by id."""
     weights = weights or {}
     pairs = [(scorer.score, weights.get(scorer.name, scorer.weight)) for scorer in scorers]
 
-    def key(candidate: Candidate) -> tuple[float, str]:
+    def key(candidate: Candidate) -> tuple[bool, float, str]:
         total = 0.0
         for score, weight in pairs:
             total += weight * score(request, candidate)
-        return (-total, candidate.id)
+        return (not candidate.healthy, -total, candidate.id)
 
     return sorted(candidates, key=key)

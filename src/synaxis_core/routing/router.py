@@ -1,0 +1,231 @@
+"""The router: resolve the requested model, filter, rank, and try candidates in order.
+
+Failover: on a retryable failure (429, 5xx, timeout, connection error, a model the
+deployment cannot serve) the next candidate is tried, within the provider's
+per-attempt timeout and the request's overall deadline. An error that blames the
+request itself (400 from the upstream) is returned to the client at once. In a
+stream, failover happens only until the first chunk has been received; the server
+owns everything after that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Mapping, Sequence
+
+from synaxis_core.errors import (
+    AllCandidatesFailed,
+    ModelNotFound,
+    NoCandidates,
+    RateLimited,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+)
+from synaxis_core.limits.base import StateBackend
+from synaxis_core.routing.health import HealthTracker, deployment_key, provider_key
+from synaxis_core.routing.scoring import Candidate, RouteRequest, Scorer, rank
+from synaxis_core.routing.table import Deployment, RoutingTable
+
+
+@dataclass
+class Attempt:
+    deployment: str
+    provider: str
+    error: UpstreamError
+
+    def summary(self) -> str:
+        status = self.error.upstream_status
+        return f"{self.deployment} ({self.provider}): {status or self.error.code}"
+
+
+class Router:
+    def __init__(
+        self,
+        table: RoutingTable,
+        scorers: Sequence[Scorer],
+        health: HealthTracker,
+        backend: StateBackend,
+        *,
+        weights: Mapping[str, float] | None = None,
+    ) -> None:
+        self.table = table
+        self.scorers = list(scorers)
+        self.weights = dict(weights or {})
+        self.health = health
+        self.backend = backend
+
+    # --- planning ------------------------------------------------------------------
+
+    async def plan(self, request: RouteRequest) -> list[Deployment]:
+        """The deployments to try, best first; raises when none can serve."""
+        resolved = self.table.resolve(request.model)
+        if resolved is None:
+            hint = self.table.suggestions(request.model)
+            tail = f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else ""
+            raise ModelNotFound(
+                f"The model {request.model!r} does not exist or is not served here{tail}", param="model"
+            )
+        _, deployments = resolved
+        cooling = await self.health.cooldowns(deployments)
+        reasons: list[str] = []
+        eligible: list[Deployment] = []
+        for d in deployments:
+            reason = self._ineligible(d, request, cooling)
+            if reason is None:
+                eligible.append(d)
+            else:
+                reasons.append(f"{d.id}: {reason}")
+        if not eligible:
+            raise NoCandidates(
+                f"No deployment can serve {request.model!r} right now: " + "; ".join(reasons),
+                param="model",
+            )
+        if len(eligible) == 1:
+            return eligible
+        by_id = {d.id: d for d in eligible}
+        ranked = rank(request, [self._candidate(d) for d in eligible], self.scorers, self.weights)
+        return [by_id[c.id] for c in ranked]
+
+    def _ineligible(
+        self, d: Deployment, request: RouteRequest, cooling: Mapping[str, tuple[float, str]]
+    ) -> str | None:
+        if not d.active:
+            return f"disabled ({d.disabled_reason or 'by an operator'})"
+        if not d.is_available:
+            return "not listed by its provider at the last discovery"
+        missing = d.provider.missing_key
+        if missing:
+            return f"provider {d.provider_name!r} has no API key: set {missing}"
+        for key in (deployment_key(d.id), provider_key(d.provider_name)):
+            if key in cooling:
+                seconds, why = cooling[key]
+                return f"cooling down for {seconds:.0f}s ({why})"
+        window = d.spec.context_window
+        needed = request.estimated_input_tokens
+        if window and needed > window:
+            return f"context window of {window} tokens is smaller than the ~{needed} tokens of the request"
+        return None
+
+    def _candidate(self, d: Deployment) -> Candidate:
+        spec = d.spec
+        return Candidate(
+            id=d.id,
+            provider=d.provider_name,
+            upstream_id=spec.upstream_id,
+            global_id=spec.global_id,
+            input_price=spec.input_price,
+            output_price=spec.output_price,
+            is_premium=spec.is_premium,
+            context_window=spec.context_window,
+            p95_latency_ms=self.health.p95(d.id),
+            consecutive_failures=self.health.failures.get(d.id, 0),
+        )
+
+    # --- attempts --------------------------------------------------------------------
+
+    async def _admit(self, d: Deployment, request: RouteRequest) -> UpstreamError | None:
+        """The deployment's own RPM/TPM limit: an ineligible deployment, not an error."""
+        spec = d.spec
+        if spec.rpm and await self.backend.try_acquire(f"rpm:{d.id}", spec.rpm) is not None:
+            return UpstreamError(f"{d.id} is at its own limit of {spec.rpm} requests per minute", provider=d.provider_name, code="deployment_rpm_limit")
+        tokens = request.estimated_input_tokens + request.estimated_output_tokens
+        if spec.tpm and await self.backend.try_acquire(f"tpm:{d.id}", spec.tpm, amount=tokens) is not None:
+            return UpstreamError(f"{d.id} is at its own limit of {spec.tpm} tokens per minute", provider=d.provider_name, code="deployment_tpm_limit")
+        return None
+
+    async def complete(
+        self, body: dict[str, Any], plan: Sequence[Deployment], request: RouteRequest, deadline: float
+    ) -> tuple[dict[str, Any], Deployment, list[Attempt]]:
+        """Call candidates in order until one answers; returns (response, deployment, failed attempts)."""
+        attempts: list[Attempt] = []
+        for d in plan:
+            refused = await self._admit(d, request)
+            if refused is not None:
+                attempts.append(Attempt(d.id, d.provider_name, refused))
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            started = time.perf_counter()
+            try:
+                async with asyncio.timeout(min(d.provider.timeout_s, remaining)):
+                    response = await d.provider.chat({**body, "model": d.upstream_id}, timeout=d.provider.timeout_s)
+            except (UpstreamError, TimeoutError) as exc:
+                error = _as_upstream_error(exc, d)
+                attempts.append(Attempt(d.id, d.provider_name, error))
+                if error.scope == "request":
+                    raise error from None
+                await self.health.failure(d, error)
+                continue
+            await self.health.success(d, (time.perf_counter() - started) * 1000)
+            return response, d, attempts
+        raise _all_failed(request.model, attempts)
+
+    async def open_stream(
+        self, body: dict[str, Any], plan: Sequence[Deployment], request: RouteRequest, deadline: float
+    ) -> tuple[dict[str, Any], AsyncIterator[dict[str, Any]], Deployment, list[Attempt], float]:
+        """Open a stream on the first candidate that delivers its first chunk.
+
+        Returns (first chunk, the rest of the stream, deployment, failed attempts, start time).
+        """
+        attempts: list[Attempt] = []
+        for d in plan:
+            refused = await self._admit(d, request)
+            if refused is not None:
+                attempts.append(Attempt(d.id, d.provider_name, refused))
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            started = time.perf_counter()
+            stream = d.provider.stream({**body, "model": d.upstream_id}, timeout=d.provider.timeout_s)
+            try:
+                async with asyncio.timeout(min(d.provider.timeout_s, remaining)):
+                    first = await anext(stream)
+            except (UpstreamError, TimeoutError, StopAsyncIteration) as exc:
+                await _close(stream)
+                error = _as_upstream_error(exc, d)
+                attempts.append(Attempt(d.id, d.provider_name, error))
+                if error.scope == "request":
+                    raise error from None
+                await self.health.failure(d, error)
+                continue
+            return first, stream, d, attempts, started
+        raise _all_failed(request.model, attempts)
+
+
+def _as_upstream_error(exc: BaseException, d: Deployment) -> UpstreamError:
+    if isinstance(exc, UpstreamError):
+        return exc
+    if isinstance(exc, StopAsyncIteration):
+        return UpstreamProtocolError("the stream ended before its first chunk", provider=d.provider_name)
+    return UpstreamTimeout(f"no answer within {d.provider.timeout_s:g}s", provider=d.provider_name)
+
+
+def _all_failed(model: str, attempts: list[Attempt]) -> AllCandidatesFailed:
+    """502, or 429 when every deployment was only rate limited (the client may retry later)."""
+    if not attempts:
+        return AllCandidatesFailed(f"The request deadline passed before {model!r} could be tried", attempts=[])
+    summary = "; ".join(a.summary() for a in attempts)
+    error = AllCandidatesFailed(
+        f"Every deployment of {model!r} failed ({len(attempts)} attempts): {summary}",
+        attempts=[(a.deployment, a.error) for a in attempts],
+    )
+    if all(isinstance(a.error, RateLimited) or a.error.code in _LIMIT_CODES for a in attempts):
+        error.status, error.type, error.code = 429, "rate_limit_error", "rate_limit_exceeded"
+    return error
+
+
+_LIMIT_CODES = ("deployment_rpm_limit", "deployment_tpm_limit")
+
+
+async def _close(stream: AsyncIterator[Any]) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:  # noqa: BLE001 - closing a failed stream must not mask its error
+            pass
