@@ -17,6 +17,8 @@ multi-process tests, which drive it over the HTTP control API (`fake_control`).
 
 from __future__ import annotations
 
+import re
+
 import asyncio
 import itertools
 import threading
@@ -59,6 +61,12 @@ from .fake_server import BackgroundServer
 _decode = msgspec.json.decode
 _FLAVOR_PATH = "/{flavor:" + "|".join(FLAVORS) + "}"
 _REJECTING_KINDS = {"error": error_for, "stream_error": error_for, "rate_limit": rate_limited}
+
+
+# Models whose chat template supplies the opening <think>: like the real ones, they
+# always answer "reasoning</think>answer" unless a test scripts something else.
+_CLOSE_ONLY_MODELS = re.compile(r"thinking-2507|qwq", re.IGNORECASE)
+CLOSE_ONLY = Behavior(kind="think_close_only")
 
 
 def _check_flavor(flavor: str) -> None:
@@ -173,7 +181,7 @@ class FakeUpstream(BackgroundServer):
         with self._lock:
             queue = self._behaviors.get(model)
             if not queue:
-                return OK
+                return CLOSE_ONLY if _CLOSE_ONLY_MODELS.search(model) else OK
             return queue.pop(0) if len(queue) > 1 else queue[0]
 
     # --- request handling ----------------------------------------------------------

@@ -1,0 +1,36 @@
+"""``synaxis serve``: run the gateway (migrations and the start-up sync run first)."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from synaxis_core.cli import cli
+from synaxis_core.cli.common import load_settings
+
+
+@cli.command()
+@click.option("--host", help="Interface to listen on (default: SYNAXIS_HOST or 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default: SYNAXIS_PORT or 8000).")
+@click.option("--demo/--no-demo", default=None, help="Force demo mode on or off (default: on when no provider key is set).")
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(host: str | None, port: int | None, demo: bool | None, log_level: str) -> None:
+    """Run the gateway: POST /v1/chat/completions and friends."""
+    import uvicorn
+
+    from synaxis_core.server.app import create_app
+
+    overrides = {k: v for k, v in (("host", host), ("port", port), ("demo", demo)) if v is not None}
+    settings = load_settings().model_copy(update=overrides)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+    )

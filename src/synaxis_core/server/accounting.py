@@ -1,0 +1,87 @@
+"""After a request: usage -> cost -> ledger, spend and metrics (one place for both paths)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from synaxis_core.ledger.cost import cost_usd, estimate_tokens
+from synaxis_core.ledger.writer import UsageEntry
+
+if TYPE_CHECKING:
+    from synaxis_core.routing.table import Deployment
+    from synaxis_core.server.gateway import Gateway
+    from synaxis_core.tenants import TenantInfo
+
+log = logging.getLogger("synaxis.accounting")
+
+
+@dataclass
+class RequestRecord:
+    """What one request did, filled in as it goes and written once at the end."""
+
+    request_id: str
+    tenant: TenantInfo
+    requested_model: str
+    estimated_prompt_tokens: int
+    stream: bool
+    started: float = field(default_factory=time.perf_counter)
+    scopes: list[str] = field(default_factory=list)
+    deployment: Deployment | None = None
+    attempts: int = 0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    output_chars: int = 0
+    """Characters of output seen (for an estimate when the upstream sends no usage)."""
+
+    def take_usage(self, usage: Any) -> None:
+        if isinstance(usage, dict):
+            prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+            if isinstance(prompt, int):
+                self.prompt_tokens = prompt
+            if isinstance(completion, int):
+                self.completion_tokens = completion
+
+
+async def account(gateway: Gateway, record: RequestRecord, status: str, http_status: int) -> None:
+    latency_ms = (time.perf_counter() - record.started) * 1000
+    d = record.deployment
+    prompt = record.prompt_tokens
+    completion = record.completion_tokens
+    if (d is not None and status != "error") or record.output_chars:
+        if prompt is None:
+            prompt = record.estimated_prompt_tokens
+        if completion is None:
+            completion = estimate_tokens("x" * record.output_chars) if record.output_chars else 0
+    prompt, completion = prompt or 0, completion or 0
+    cost = 0.0
+    if d is not None and (prompt or completion):
+        cost = cost_usd(prompt, completion, d.spec.input_price, d.spec.output_price)
+    metrics = gateway.metrics
+    metrics.requests.labels(record.requested_model if d is not None else "-", status).inc()
+    metrics.latency.labels("true" if record.stream else "false").observe(latency_ms / 1000)
+    if d is not None:
+        metrics.tokens.labels(d.id, "in").inc(prompt)
+        metrics.tokens.labels(d.id, "out").inc(completion)
+        if cost:
+            metrics.cost.labels(d.id).inc(cost)
+            await gateway.gate.spend(record.tenant, record.scopes, cost)
+    entry = UsageEntry(
+        request_id=record.request_id,
+        tenant_id=record.tenant.id,
+        provider_model_id=d.id if d is not None else None,
+        global_model_id=d.global_id if d is not None else None,
+        requested_model=record.requested_model,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost_usd=cost,
+        latency_ms=latency_ms,
+        status=status,  # type: ignore[arg-type]
+        http_status=http_status,
+        attempts=record.attempts,
+        stream=record.stream,
+    )
+    await gateway.ledger.record(entry)
+    metrics.ledger_pending.set(gateway.ledger.pending)

@@ -1,0 +1,93 @@
+"""The Litestar app factory."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+
+from synaxis_core import __version__
+from synaxis_core.plugins import Extensions, load_extensions
+from synaxis_core.server.admin import AdminController
+from synaxis_core.server.chat import chat_completions
+from synaxis_core.server.demo import start_fake_upstream, wants_demo
+from synaxis_core.server.errors import EXCEPTION_HANDLERS
+from synaxis_core.server.gateway import Gateway
+from synaxis_core.server.routes import health, list_models, metrics, own_usage
+from synaxis_core.settings import Settings
+from synaxis_core.tenants.service import create_key
+
+log = logging.getLogger("synaxis.server")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    ext: Extensions | None = None,
+    gateway: Gateway | None = None,
+) -> Litestar:
+    """A gateway app. Its lifespan opens the ``Gateway`` (unless one is given) and closes it.
+
+    With no provider key configured the app runs in demo mode (see ``server.demo``):
+    answers come from a built-in fake upstream, a ``demo`` tenant key is printed, and
+    every response carries ``x-synaxis-demo: true``.
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if gateway is not None:
+            app.state.gateway = gateway
+            yield
+            return
+        extensions = ext or load_extensions(settings)
+        fake = None
+        effective = settings
+        if ext is None and wants_demo(settings, extensions):
+            await extensions.aclose()
+            fake, effective = await start_fake_upstream(settings, extensions)
+            extensions = load_extensions(effective)
+        opened = await Gateway.open(effective, ext=extensions)
+        opened.demo = fake is not None
+        app.state.gateway = opened
+        if fake is not None:
+            await _announce_demo(opened)
+        try:
+            yield
+        finally:
+            await opened.close()
+            if fake is not None:
+                await fake.astop()
+
+    return Litestar(
+        route_handlers=[chat_completions, list_models, own_usage, health, metrics, AdminController],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="Synaxis", version=__version__, path="/schema"),
+        logging_config=None,
+    )
+
+
+async def _announce_demo(gateway: Gateway) -> None:
+    _, key = await create_key(gateway.sessions, "demo")
+    await gateway.reload_auth()
+    settings = gateway.settings
+    base = f"http://{settings.host}:{settings.port}/v1"
+    lines = [
+        "",
+        "=" * 72,
+        " DEMO MODE: no provider API key is set (SYNTHETIC_API_KEY, TOGETHER_API_KEY,",
+        " NVIDIA_API_KEY). Answers come from the built-in fake upstream, not a model.",
+        f" Demo tenant key: {key}",
+        f" Try: curl {base}/chat/completions -H 'Authorization: Bearer {key}' \\",
+        "        -H 'Content-Type: application/json' \\",
+        "        -d '{\"model\": \"gpt-oss-120b\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}'",
+        "=" * 72,
+        "",
+    ]
+    print("\n".join(lines), file=sys.stderr, flush=True)

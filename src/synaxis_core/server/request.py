@@ -1,0 +1,94 @@
+"""Decoding a chat-completion request once, validating only what Synaxis relies on.
+
+The body is decoded to a dict exactly once (msgspec); unknown fields stay in it and go
+to the upstream untouched. The few fields the gateway reads are checked with a typed
+view so a wrong type is a 400 naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from synaxis_core.errors import InvalidRequest
+
+Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
+
+
+class _Message(msgspec.Struct):
+    role: Role
+    content: str | list[dict[str, Any]] | None = None
+
+
+class _StreamOptions(msgspec.Struct):
+    include_usage: bool | None = None
+
+
+class _ChatRequest(msgspec.Struct):
+    model: str
+    messages: list[_Message]
+    stream: bool | None = None
+    stream_options: _StreamOptions | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    n: int | None = None
+
+
+_decoder = msgspec.json.Decoder()
+
+MAX_OUTPUT_ESTIMATE = 1_000_000
+
+
+class ChatRequest:
+    """The decoded body plus the checked values the gateway uses."""
+
+    __slots__ = ("body", "model", "messages", "stream", "include_usage", "max_output")
+
+    def __init__(self, body: dict[str, Any], view: _ChatRequest) -> None:
+        self.body = body
+        self.model = view.model
+        self.messages: list[dict[str, Any]] = body["messages"]
+        self.stream = bool(view.stream)
+        self.include_usage = bool(view.stream_options and view.stream_options.include_usage)
+        self.max_output = view.max_completion_tokens or view.max_tokens
+
+
+def decode_chat_request(raw: bytes) -> ChatRequest:
+    if not raw:
+        raise InvalidRequest("The request body is empty; send a JSON object with `model` and `messages`")
+    try:
+        body = _decoder.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object with `model` and `messages`")
+    for name in ("model", "messages"):
+        if name not in body:
+            raise InvalidRequest(f"Missing required parameter: '{name}'", param=name, code="missing_required_parameter")
+    try:
+        view = msgspec.convert(body, _ChatRequest)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(f"Invalid request: {exc}", param=_param(str(exc))) from None
+    if not view.model.strip():
+        raise InvalidRequest("`model` must not be empty", param="model")
+    if not view.messages:
+        raise InvalidRequest("`messages` must contain at least one message", param="messages")
+    for name in ("max_tokens", "max_completion_tokens", "n"):
+        value = getattr(view, name)
+        if value is not None and value < 1:
+            raise InvalidRequest(f"`{name}` must be at least 1, got {value}", param=name)
+    request = ChatRequest(body, view)
+    if request.max_output is not None and request.max_output > MAX_OUTPUT_ESTIMATE:
+        raise InvalidRequest(
+            f"`max_tokens` of {request.max_output} is beyond any model's output limit", param="max_tokens"
+        )
+    return request
+
+
+def _param(message: str) -> str | None:
+    """``... - at `$.messages[0].role``` -> ``messages[0].role``."""
+    marker = "at `$."
+    if marker not in message:
+        return None
+    return message.split(marker, 1)[1].rstrip("`")

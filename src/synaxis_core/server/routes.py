@@ -1,0 +1,100 @@
+"""The public routes besides chat: models, usage, health, metrics."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get
+from sqlalchemy import text
+
+from synaxis_core.ledger.queries import usage_totals
+from synaxis_core.server.gateway import Gateway
+
+_CREATED = int(time.time())
+
+
+def _gateway(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+def model_list(gateway: Gateway) -> dict[str, Any]:
+    """Routable deployments and the global models they serve, OpenAI list shape plus extras."""
+    data: list[dict[str, Any]] = []
+    globals_: dict[str, list[Any]] = {}
+    for d in gateway.router.table.routable():
+        if d.provider.missing_key:
+            continue
+        spec = d.spec
+        data.append({
+            "id": d.id, "object": "model", "created": _CREATED, "owned_by": d.provider_name,
+            "provider": d.provider_name, "upstream_id": spec.upstream_id, "global_id": spec.global_id,
+            "input_price": spec.input_price, "output_price": spec.output_price,
+            "context_window": spec.context_window, "max_output": spec.max_output,
+            "is_premium": spec.is_premium, "reasoning": spec.reasoning,
+        })
+        if spec.global_id and spec.global_id not in gateway.router.table.by_id:
+            globals_.setdefault(spec.global_id, []).append(d)
+    for global_id, deployments in sorted(globals_.items()):
+        prices = [d.spec.input_price for d in deployments if d.spec.input_price is not None]
+        data.append({
+            "id": global_id, "object": "model", "created": _CREATED, "owned_by": "synaxis",
+            "deployments": [d.id for d in deployments],
+            "providers": sorted({d.provider_name for d in deployments}),
+            "min_input_price": min(prices) if prices else None,
+            "context_window": max((d.spec.context_window or 0) for d in deployments) or None,
+        })
+    return {"object": "list", "data": data}
+
+
+@get("/v1/models", operation_id="listModels", tags=["OpenAI"], summary="List the routable models")
+async def list_models(request: Request) -> Response[bytes]:
+    """Provider-model ids (pinned) and global ids (routed across providers)."""
+    gateway = _gateway(request)
+    gateway.authenticate(request.headers.get("authorization"))
+    return Response(msgspec.json.encode(model_list(gateway)), media_type="application/json")
+
+
+@get("/v1/usage", operation_id="getOwnUsage", tags=["Usage"], summary="The calling tenant's usage")
+async def own_usage(request: Request) -> dict[str, Any]:
+    """Totals by day and model for the tenant of the key (never another tenant's)."""
+    gateway = _gateway(request)
+    tenant = gateway.authenticate(request.headers.get("authorization"))
+    rows = await usage_totals(gateway.sessions, tenant_name=tenant.name)
+    return {"object": "list", "tenant": tenant.name, "data": rows}
+
+
+@get("/health", operation_id="health", tags=["Operations"], summary="Liveness and readiness")
+async def health(request: Request) -> Response[bytes]:
+    """200 when the database (and Redis, when configured) answer; 503 otherwise."""
+    gateway = _gateway(request)
+    checks: dict[str, str] = {}
+    try:
+        async with gateway.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["database"] = f"error: {type(exc).__name__}"
+    if gateway.settings.redis_url:
+        checks["redis"] = "ok" if await gateway.backend.ping() else "error"
+    else:
+        checks["redis"] = "not configured (in-process state)"
+    ok = all(v == "ok" or v.startswith("not configured") for v in checks.values())
+    body = {
+        "status": "ok" if ok else "degraded",
+        **checks,
+        "demo": gateway.demo,
+        "deployments": len(gateway.router.table),
+        "routable": len(gateway.router.table.routable()),
+        "ledger_pending": gateway.ledger.pending,
+    }
+    return Response(msgspec.json.encode(body), status_code=200 if ok else 503, media_type="application/json")
+
+
+@get("/metrics", operation_id="metrics", tags=["Operations"], summary="Prometheus metrics", include_in_schema=True)
+async def metrics(request: Request) -> Response[bytes]:
+    """Requests, latency histograms, upstream attempts, failovers, tokens, cost, disabled models."""
+    gateway = _gateway(request)
+    gateway.metrics.ledger_pending.set(gateway.ledger.pending)
+    return Response(gateway.metrics.render(), media_type="text/plain; version=0.0.4")
