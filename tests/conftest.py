@@ -80,6 +80,18 @@ def database_url(request) -> str:
 
 
 @pytest.fixture
+async def sessions(database_url):
+    """A session factory on a migrated database (SQLite and PostgreSQL, via ``database_url``)."""
+    from synaxis_core.db.engine import create_engine, session_factory
+    from synaxis_core.db.migrate import upgrade
+
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
 def redis_url() -> str:
     """The local Redis with a database flushed for this test."""
     import redis

@@ -11,22 +11,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from synaxis_core.db.engine import create_engine, session_factory
-from synaxis_core.db.migrate import upgrade
 from synaxis_core.db.models import UsageRecord
 from synaxis_core.errors import NotFound
 from synaxis_core.ledger.cost import cost_usd, estimate_prompt_tokens, estimate_tokens
 from synaxis_core.ledger.queries import month_spend, month_start, usage_totals
 from synaxis_core.ledger.writer import LedgerWriter, UsageEntry
 from synaxis_core.tenants import service
-
-
-@pytest.fixture
-async def sessions(database_url):
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 class GatedSessions:

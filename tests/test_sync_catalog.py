@@ -14,8 +14,6 @@ from sqlalchemy import select
 
 from synaxis_core import hookimpl
 from synaxis_core.cli import cli
-from synaxis_core.db.engine import create_engine, session_factory
-from synaxis_core.db.migrate import upgrade
 from synaxis_core.db.models import CatalogSource, GlobalModel, ProviderModel
 from synaxis_core.providers.base import OpenAICompatibleProvider
 from synaxis_core.sync.catalog import sync_catalog
@@ -82,14 +80,6 @@ def plugin(catalog, **providers):
 NV = ModelSpec(id="gpt-oss-120b-nv", upstream_id="openai/gpt-oss-120b")
 TG = ModelSpec(id="gpt-oss-120b-tg", upstream_id="openai/gpt-oss-120b")
 SYN = ModelSpec(id="deepseek-r1-0528-syn", upstream_id="hf:deepseek-ai/DeepSeek-R1-0528", output_price=9.0)
-
-
-@pytest.fixture
-async def sessions(database_url):
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 async def setup(sessions, catalog, **providers):

@@ -6,8 +6,6 @@ import pytest
 from sqlalchemy import select
 
 from synaxis_core import hookimpl
-from synaxis_core.db.engine import create_engine, session_factory
-from synaxis_core.db.migrate import upgrade
 from synaxis_core.db.models import ProviderModel
 from synaxis_core.errors import UpstreamConnectionError
 from synaxis_core.providers.base import OpenAICompatibleProvider
@@ -53,14 +51,6 @@ def extensions(provider_class=ScriptedProvider, script=(("org/A", "org/B"),), *,
 
     ext = make_extensions(Plugin(), settings=make_settings(environ or {}))
     return ext, providers[0]
-
-
-@pytest.fixture
-async def sessions(database_url):
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 async def rows(sessions) -> dict[str, ProviderModel]:

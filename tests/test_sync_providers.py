@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from synaxis_core import hookimpl
-from synaxis_core.db.engine import create_engine, session_factory
-from synaxis_core.db.migrate import upgrade
 from synaxis_core.db.models import ProviderModel
 from synaxis_core.sync.providers import sync_providers
 from synaxis_core.testing.plugin_manager import make_extensions, make_provider, make_settings
@@ -21,14 +18,6 @@ def plugin(*specs: ModelSpec, key_env: str | None = None):
             register(make_provider(settings, "acme", specs, api_key_env=key_env))
 
     return Acme()
-
-
-@pytest.fixture
-async def sessions(database_url):
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 async def rows(sessions) -> dict[str, ProviderModel]:

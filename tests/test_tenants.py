@@ -8,8 +8,6 @@ import re
 import pytest
 from sqlalchemy import select, update
 
-from synaxis_core.db.engine import create_engine, session_factory
-from synaxis_core.db.migrate import upgrade
 from synaxis_core.db.models import ApiKey, Base, Tenant
 from synaxis_core.errors import InvalidRequest, NotFound
 from synaxis_core.tenants import AuthSnapshot, Limit, TenantInfo
@@ -17,14 +15,6 @@ from synaxis_core.tenants import service
 from synaxis_core.tenants.keys import generate_key, hash_key, key_prefix, verify_key
 
 KEY_SHAPE = re.compile(r"^sk-syn-[A-Za-z0-9_-]{40}$")
-
-
-@pytest.fixture
-async def sessions(database_url):
-    engine = create_engine(database_url)
-    await upgrade(engine)
-    yield session_factory(engine)
-    await engine.dispose()
 
 
 async def dump_database(sessions) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Mapping, Sequence
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence, TypeVar
 
 from synaxis_core.errors import (
     AllCandidatesFailed,
@@ -28,6 +28,9 @@ from synaxis_core.limits.base import StateBackend
 from synaxis_core.routing.health import HealthTracker, deployment_key, provider_key
 from synaxis_core.routing.scoring import Candidate, RouteRequest, Scorer, rank
 from synaxis_core.routing.table import Deployment, RoutingTable
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -130,16 +133,26 @@ class Router:
         """The deployment's own RPM/TPM limit: an ineligible deployment, not an error."""
         spec = d.spec
         if spec.rpm and await self.backend.try_acquire(f"rpm:{d.id}", spec.rpm) is not None:
-            return UpstreamError(f"{d.id} is at its own limit of {spec.rpm} requests per minute", provider=d.provider_name, code="deployment_rpm_limit")
+            return UpstreamError(
+                f"{d.id} is at its own limit of {spec.rpm} requests per minute",
+                provider=d.provider_name, code="deployment_rpm_limit",
+            )
         tokens = request.estimated_input_tokens + request.estimated_output_tokens
         if spec.tpm and await self.backend.try_acquire(f"tpm:{d.id}", spec.tpm, amount=tokens) is not None:
-            return UpstreamError(f"{d.id} is at its own limit of {spec.tpm} tokens per minute", provider=d.provider_name, code="deployment_tpm_limit")
+            return UpstreamError(
+                f"{d.id} is at its own limit of {spec.tpm} tokens per minute",
+                provider=d.provider_name, code="deployment_tpm_limit",
+            )
         return None
 
-    async def complete(
-        self, body: dict[str, Any], plan: Sequence[Deployment], request: RouteRequest, deadline: float
-    ) -> tuple[dict[str, Any], Deployment, list[Attempt]]:
-        """Call candidates in order until one answers; returns (response, deployment, failed attempts)."""
+    async def _first_success(
+        self,
+        plan: Sequence[Deployment],
+        request: RouteRequest,
+        deadline: float,
+        call: Callable[[Deployment], Awaitable[T]],
+    ) -> tuple[T, Deployment, list[Attempt], float]:
+        """Try ``call`` on each candidate in order; returns (result, deployment, failed attempts, start)."""
         attempts: list[Attempt] = []
         for d in plan:
             refused = await self._admit(d, request)
@@ -152,17 +165,28 @@ class Router:
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(min(d.provider.timeout_s, remaining)):
-                    response = await d.provider.chat({**body, "model": d.upstream_id}, timeout=d.provider.timeout_s)
-            except (UpstreamError, TimeoutError) as exc:
+                    result = await call(d)
+            except (UpstreamError, TimeoutError, StopAsyncIteration) as exc:
                 error = _as_upstream_error(exc, d)
                 attempts.append(Attempt(d.id, d.provider_name, error))
                 if error.scope == "request":
                     raise error from None
                 await self.health.failure(d, error)
                 continue
-            await self.health.success(d, (time.perf_counter() - started) * 1000)
-            return response, d, attempts
+            return result, d, attempts, started
         raise _all_failed(request.model, attempts)
+
+    async def complete(
+        self, body: dict[str, Any], plan: Sequence[Deployment], request: RouteRequest, deadline: float
+    ) -> tuple[dict[str, Any], Deployment, list[Attempt]]:
+        """Call candidates in order until one answers; returns (response, deployment, failed attempts)."""
+
+        def call(d: Deployment) -> Awaitable[dict[str, Any]]:
+            return d.provider.chat({**body, "model": d.upstream_id}, timeout=d.provider.timeout_s)
+
+        response, d, attempts, started = await self._first_success(plan, request, deadline, call)
+        await self.health.success(d, (time.perf_counter() - started) * 1000)
+        return response, d, attempts
 
     async def open_stream(
         self, body: dict[str, Any], plan: Sequence[Deployment], request: RouteRequest, deadline: float
@@ -170,31 +194,19 @@ class Router:
         """Open a stream on the first candidate that delivers its first chunk.
 
         Returns (first chunk, the rest of the stream, deployment, failed attempts, start time).
+        Health is updated by whoever consumes the rest of the stream.
         """
-        attempts: list[Attempt] = []
-        for d in plan:
-            refused = await self._admit(d, request)
-            if refused is not None:
-                attempts.append(Attempt(d.id, d.provider_name, refused))
-                continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            started = time.perf_counter()
+
+        async def call(d: Deployment) -> tuple[dict[str, Any], AsyncIterator[dict[str, Any]]]:
             stream = d.provider.stream({**body, "model": d.upstream_id}, timeout=d.provider.timeout_s)
             try:
-                async with asyncio.timeout(min(d.provider.timeout_s, remaining)):
-                    first = await anext(stream)
-            except (UpstreamError, TimeoutError, StopAsyncIteration) as exc:
+                return await anext(stream), stream
+            except BaseException:
                 await _close(stream)
-                error = _as_upstream_error(exc, d)
-                attempts.append(Attempt(d.id, d.provider_name, error))
-                if error.scope == "request":
-                    raise error from None
-                await self.health.failure(d, error)
-                continue
-            return first, stream, d, attempts, started
-        raise _all_failed(request.model, attempts)
+                raise
+
+        (first, stream), d, attempts, started = await self._first_success(plan, request, deadline, call)
+        return first, stream, d, attempts, started
 
 
 def _as_upstream_error(exc: BaseException, d: Deployment) -> UpstreamError:
