@@ -23,6 +23,8 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    redis_prefix: str = "synaxis:"
+    """Every Redis key starts with it: one Redis can serve several separate gateways."""
     admin_key: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8000

@@ -10,8 +10,10 @@ from synaxis_core.settings import Settings
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
-def create_backend(settings: Settings, *, prefix: str = "synaxis:") -> StateBackend:
+def create_backend(settings: Settings, *, prefix: str | None = None) -> StateBackend:
     """A :class:`RedisBackend` when ``settings.redis_url`` is set, else a :class:`MemoryBackend`.
+
+    Redis keys start with ``prefix`` (default ``settings.redis_prefix``, ``SYNAXIS_REDIS_PREFIX``).
 
     Nothing is connected yet (the Redis client connects on first use); call
     ``await backend.ping()`` at start-up to check the server is reachable, and
@@ -30,7 +32,7 @@ def create_backend(settings: Settings, *, prefix: str = "synaxis:") -> StateBack
             param="redis_url",
         )
     try:
-        return RedisBackend.from_url(url, prefix=prefix)
+        return RedisBackend.from_url(url, prefix=settings.redis_prefix if prefix is None else prefix)
     except (ValueError, TypeError) as exc:
         message = f"SYNAXIS_REDIS_URL {_redact(url)!r} is malformed: {exc}"
         raise ConfigError(message, param="redis_url") from exc
