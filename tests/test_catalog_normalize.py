@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from synaxis_core.catalog.normalize import NOISE_SUFFIXES, normalize_model_id
 
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = Path(__file__).parent / "fixtures"
 OLD_FIXTURE = FIXTURES / "modelsdev_api_subset_2026-06-23.json"
 NEW_FIXTURE = FIXTURES / "modelsdev_api_subset.json"
 

@@ -21,7 +21,7 @@ from synaxis_core.sync.providers import sync_providers
 from synaxis_core.testing.plugin_manager import make_extensions
 from synaxis_core.types import CatalogData, CatalogState, GlobalModelInfo, ModelSpec, ProviderPrice
 
-FIXTURE_0623 = Path("/work/shared/fixtures/modelsdev_api_subset_2026-06-23.json")
+FIXTURE_0623 = Path(__file__).parent / "fixtures" / "modelsdev_api_subset_2026-06-23.json"
 
 GPT = GlobalModelInfo(id="gpt-oss-120b", name="GPT OSS 120B", family="gpt-oss", context_window=131072,
                       max_output=32768, input_price=0.1, output_price=0.5, capabilities={"reasoning": True})
@@ -201,8 +201,6 @@ async def test_rows_of_another_catalog_are_left_to_it(sessions):
 @pytest.fixture
 def served_catalog(tmp_path):
     """The 2026-06-23 models.dev fixture on a local HTTP server (Last-Modified, 304)."""
-    if not FIXTURE_0623.exists():
-        pytest.skip(f"{FIXTURE_0623} is not on this machine")
     (tmp_path / "api.json").write_bytes(FIXTURE_0623.read_bytes())
 
     class Quiet(SimpleHTTPRequestHandler):

@@ -4,7 +4,7 @@ Usage::
 
     python plugins/modelsdev/scripts/build_snapshot.py [FIXTURES_DIR] [--date YYYY-MM-DD] [--out PATH]
 
-``FIXTURES_DIR`` (default ``/work/shared/fixtures``) holds models.dev ``api.json``
+``FIXTURES_DIR`` (default ``tests/fixtures``) holds models.dev ``api.json``
 subsets: dated ones named ``modelsdev_api_subset_<YYYY-MM-DD>.json`` and the newest one,
 ``modelsdev_api_subset.json``. They are merged oldest first, so for a model present in
 several files the newest entry wins, and models that a newer file no longer lists (the
@@ -29,7 +29,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-DEFAULT_FIXTURES = Path("/work/shared/fixtures")
+DEFAULT_FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures"
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src" / "synaxis_modelsdev" / "snapshot.json"
 NEWEST_NAME = "modelsdev_api_subset.json"
 DATED = re.compile(r"^modelsdev_api_subset_(\d{4}-\d{2}-\d{2})\.json$")

@@ -24,7 +24,7 @@ from synaxis_core.types import CatalogState
 from synaxis_modelsdev import ModelsDevCatalog, snapshot_date
 from synaxis_modelsdev.catalog import local_path, snapshot_bytes
 
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = Path(__file__).parents[3] / "tests" / "fixtures"
 NEW = FIXTURES / "modelsdev_api_subset.json"
 OLD = FIXTURES / "modelsdev_api_subset_2026-06-23.json"
 LAST_MODIFIED = "Thu, 02 Jul 2026 00:00:00 GMT"

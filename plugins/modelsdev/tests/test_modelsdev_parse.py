@@ -13,7 +13,7 @@ import pytest
 from synaxis_core.types import CatalogData
 from synaxis_modelsdev.parse import CatalogFormatError, parse_api_json
 
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = Path(__file__).parents[3] / "tests" / "fixtures"
 NEW = FIXTURES / "modelsdev_api_subset.json"
 OLD = FIXTURES / "modelsdev_api_subset_2026-06-23.json"
 

@@ -3,7 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python plugins/nvidia/scripts/generate_models.py \
-        [FIXTURE]   # default /work/shared/fixtures/modelsdev_api_subset.json
+        [FIXTURE]   # default tests/fixtures/modelsdev_api_subset.json
 """
 
 import sys
@@ -12,6 +12,6 @@ from pathlib import Path
 from synaxis_core.catalog.static_models import write_catalog
 
 if __name__ == "__main__":
-    fixture = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/fixtures/modelsdev_api_subset.json")
+    fixture = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "modelsdev_api_subset.json"
     out = Path(__file__).resolve().parents[1] / "src" / "synaxis_nvidia" / "models.py"
     write_catalog(fixture, out, catalog_provider="nvidia", suffix="nvidia", constant="NVIDIA_MODELS", title="NVIDIA NIM")

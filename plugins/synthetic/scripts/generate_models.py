@@ -6,7 +6,7 @@ still lists the model, else the 2026-06-23 snapshot (before Synthetic's catalog 
 pruned). Run from the repository root::
 
     .venv/bin/python plugins/synthetic/scripts/generate_models.py \
-        [FIXTURES_DIR]   # default /work/shared/fixtures
+        [FIXTURES_DIR]   # default tests/fixtures
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def _price(value: float | None) -> float | None:
 
 
 def main(argv: list[str]) -> int:
-    fixtures = Path(argv[1] if len(argv) > 1 else "/work/shared/fixtures")
+    fixtures = Path(argv[1] if len(argv) > 1 else str(Path(__file__).resolve().parents[3] / "tests" / "fixtures"))
     current = json.loads((fixtures / "modelsdev_api_subset.json").read_text())["synthetic"]["models"]
     older = json.loads((fixtures / "modelsdev_api_subset_2026-06-23.json").read_text())["synthetic"]["models"]
     lines = []
