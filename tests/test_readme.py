@@ -42,3 +42,20 @@ async def test_the_readme_plugin_registers_and_syncs(sqlite_url):
     await engine.dispose()
     assert report.added == 1
     assert (row.id, row.provider, row.global_model_id, row.active) == ("llama-3.3-70b-acme", "acme", "llama-3.3-70b", True)
+
+
+async def test_the_readme_plugin_answers_a_chat_call():
+    from synaxis_core.testing import FakeUpstream
+
+    async with FakeUpstream() as fake:
+        settings = make_settings({"ACME_API_KEY": "k", "ACME_BASE_URL": fake.base_url("openai")})
+        ext = make_extensions(readme_plugin(), settings=settings)
+        provider = ext.providers["acme"]
+        try:
+            reply = await provider.chat(
+                {"model": "meta-llama/Llama-3.3-70B-Instruct", "messages": [{"role": "user", "content": "Hi"}]}
+            )
+        finally:
+            await ext.aclose()
+    assert reply["choices"][0]["message"]["content"]
+    assert fake.calls["meta-llama/Llama-3.3-70B-Instruct"] == 1
