@@ -7,7 +7,8 @@ import logging
 import click
 
 from synaxis_core.cli import cli
-from synaxis_core.cli.common import load_settings
+from synaxis_core.cli.common import load_settings, run
+from synaxis_core.settings import Settings
 
 
 @cli.command()
@@ -23,6 +24,7 @@ def serve(host: str | None, port: int | None, demo: bool | None, log_level: str)
 
     overrides = {k: v for k, v in (("host", host), ("port", port), ("demo", demo)) if v is not None}
     settings = load_settings().model_copy(update=overrides)
+    run(_check_redis(settings))  # one line and exit 1, rather than a start-up traceback
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -34,3 +36,10 @@ def serve(host: str | None, port: int | None, demo: bool | None, log_level: str)
         access_log=False,
         lifespan="on",
     )
+
+
+async def _check_redis(settings: Settings) -> None:
+    """Fail with ``ConfigError`` when ``SYNAXIS_REDIS_URL`` is set but Redis does not answer."""
+    from synaxis_core.limits.factory import open_backend
+
+    await (await open_backend(settings)).aclose()

@@ -53,10 +53,11 @@ def _message_text(message: dict[str, Any]) -> str:
                 parts.append(part)
     if isinstance(message.get("name"), str):
         parts.append(message["name"])
-    for call in message.get("tool_calls") or ():
+    calls = message.get("tool_calls")  # passed through unchecked: anything may be here
+    for call in calls if isinstance(calls, list) else ():
         function = call.get("function") if isinstance(call, dict) else None
         if isinstance(function, dict):
-            parts.extend(str(function.get(key) or "") for key in ("name", "arguments"))
+            parts.extend(v for v in (function.get("name"), function.get("arguments")) if isinstance(v, str))
     return " ".join(parts)
 
 

@@ -46,3 +46,27 @@ def _redact(url: str) -> str:
     credentials, _, host = rest.rpartition("@")
     user, colon, _password = credentials.partition(":")
     return f"{scheme}://{user}{':***' if colon else ''}@{host}"
+
+
+async def open_backend(settings: Settings) -> StateBackend:
+    """:func:`create_backend`, and with Redis, check that it answers (start-up).
+
+    :raises ConfigError: the Redis URL is malformed, or Redis does not answer ``PING``
+        (one line naming the URL, without its password, and what to do).
+    """
+    backend = create_backend(settings)
+    if isinstance(backend, MemoryBackend):
+        return backend
+    from redis.exceptions import RedisError
+
+    try:
+        await backend.client.ping()  # type: ignore[attr-defined]
+    except (RedisError, OSError) as exc:
+        await backend.aclose()
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"Redis at {_redact(settings.redis_url or '')} does not answer ({reason}): start it, "
+            "or unset SYNAXIS_REDIS_URL to keep limits and health in this process",
+            param="redis_url",
+        ) from None
+    return backend

@@ -74,13 +74,19 @@ class TenantGate:
                 await self.backend.add_spend(self.spend_key(tenant.id, scope), usd)
 
     async def prime(self, sessions: async_sessionmaker[AsyncSession], auth: AuthSnapshot) -> None:
-        """Start this month's spend from the ledger when the backend has none (a restart).
+        """Start this month's spend from the ledger, for an in-process backend only.
 
-        With Redis, the running total survives restarts and is left alone; an in-process
-        backend starts empty and is filled from ``usage_records``.
+        An in-process backend starts empty at every restart and is filled from
+        ``usage_records``. A shared backend (Redis) is left alone: its running totals
+        survive gateway restarts, and a read-then-add by several instances starting
+        together would count the month's spend more than once. (If Redis itself loses
+        its data, budgets start again from zero for the month: run it with persistence.)
         """
         from synaxis_core.ledger.queries import month_spend, month_start
+        from synaxis_core.limits.memory import MemoryBackend
 
+        if not isinstance(self.backend, MemoryBackend):
+            return
         start = month_start()
         for tenant in auth.tenants.values():
             budgets = [scope for scope, limit in tenant.limits.items() if limit.budget_usd is not None]

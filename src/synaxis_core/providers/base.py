@@ -28,6 +28,7 @@ from tenacity.wait import wait_base
 from synaxis_core import __version__
 from synaxis_core.errors import (
     ProviderAuthError,
+    UpstreamBadRequest,
     UpstreamProtocolError,
     UpstreamTimeout,
 )
@@ -160,7 +161,7 @@ class OpenAICompatibleProvider:
         limit = timeout or self.timeout_s
         try:
             async with asyncio.timeout(limit):
-                response = await self._send("POST", "/chat/completions", _encode(body), limit, stream=False)
+                response = await self._send("POST", "/chat/completions", self._body(body), limit, stream=False)
         except TimeoutError:
             raise UpstreamTimeout(f"{self.name}: no answer within {limit:g} s", provider=self.name) from None
         data = self._json(response.content)
@@ -183,7 +184,7 @@ class OpenAICompatibleProvider:
         self._require_key()
         payload = body if body.get("stream") is True else {**body, "stream": True}
         limit = timeout or self.timeout_s
-        response = await self._send("POST", "/chat/completions", _encode(payload), limit, stream=True)
+        response = await self._send("POST", "/chat/completions", self._body(payload), limit, stream=True)
         decoder = SSEDecoder()
         try:
             try:
@@ -244,6 +245,14 @@ class OpenAICompatibleProvider:
     def _secrets(self) -> tuple[str, ...]:
         key = self.api_key
         return (key.get_secret_value(),) if key is not None else ()
+
+    def _body(self, body: dict[str, Any]) -> bytes:
+        try:
+            return _encode(body)
+        except RecursionError:  # a client's body nested about as deep as the decoder allows
+            raise UpstreamBadRequest(
+                f"{self.name}: the request is nested too deeply to forward", provider=self.name
+            ) from None
 
     def _json(self, content: bytes) -> Any:
         try:

@@ -2,7 +2,11 @@
 
 - A deployment failing ``failure_threshold`` times in a row is disabled: its reason is
   recorded (``on_disable`` persists it to the database off the hot path), a log line
-  and a metric are written, and a cool-down key tells every instance to skip it.
+  and a metric are written, and a cool-down key tells every instance to skip it. Under
+  heavy traffic a run of failures happens by chance (at 10% failures, three in a row
+  every ~1,000 calls), so when this instance has seen at least ``RECENT_MIN`` of the
+  deployment's attempts in the last minute, most of its last ``RECENT_MAX`` must have
+  failed too: a deployment that mostly works is not disabled for a bad streak.
 - A success resets the count.
 - 429 cools the deployment down for its Retry-After (capped), without a failure; an
   account-wide cap (``scope == "provider"``) cools the whole provider down.
@@ -15,6 +19,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections import deque
 from typing import Awaitable, Callable, Iterable, Sequence
 
 from synaxis_core.errors import ProviderAuthError, RateLimited, UpstreamError
@@ -30,6 +36,9 @@ PROVIDER_ERROR_WINDOW_S = 60.0
 PROVIDER_ERROR_MIN_CALLS = 10
 PROVIDER_ERROR_RATIO = 0.5
 PROVIDER_COOLDOWN_S = 30.0
+RECENT_WINDOW_S = 60.0
+RECENT_MAX = 40
+RECENT_MIN = 20
 
 
 def deployment_key(deployment_id: str) -> str:
@@ -69,6 +78,29 @@ class LatencyWindow:
         return self._p95
 
 
+class RecentOutcomes:
+    """This instance's last ``RECENT_MAX`` attempts at one deployment within ``RECENT_WINDOW_S``."""
+
+    __slots__ = ("entries", "failed")
+
+    def __init__(self) -> None:
+        self.entries: deque[tuple[float, bool]] = deque()
+        self.failed = 0
+
+    def add(self, failed: bool) -> None:
+        now = time.monotonic()
+        entries = self.entries
+        entries.append((now, failed))
+        self.failed += failed
+        cutoff = now - RECENT_WINDOW_S
+        while len(entries) > RECENT_MAX or entries[0][0] <= cutoff:
+            self.failed -= entries.popleft()[1]
+
+    def mostly_failing(self) -> bool:
+        """True unless enough attempts were seen and at most half of them failed."""
+        return len(self.entries) < RECENT_MIN or self.failed * 2 > len(self.entries)
+
+
 class HealthTracker:
     def __init__(
         self,
@@ -85,10 +117,17 @@ class HealthTracker:
         self.latency: dict[str, LatencyWindow] = {}
         self.failures: dict[str, int] = {}
         """This instance's last known consecutive failures per deployment (for scoring)."""
+        self.recent: dict[str, RecentOutcomes] = {}
 
     def p95(self, deployment_id: str) -> float | None:
         window = self.latency.get(deployment_id)
         return window.p95 if window is not None else None
+
+    def _recent(self, deployment_id: str) -> RecentOutcomes:
+        recent = self.recent.get(deployment_id)
+        if recent is None:
+            recent = self.recent[deployment_id] = RecentOutcomes()
+        return recent
 
     async def cooldowns(self, deployments: Sequence[Deployment]) -> dict[str, tuple[float, str]]:
         """Cool-downs in force for these deployments or their providers, keyed by backend key."""
@@ -101,6 +140,7 @@ class HealthTracker:
         if window is None:
             window = self.latency[deployment.id] = LatencyWindow()
         window.add(latency_ms)
+        self._recent(deployment.id).add(False)
         self.failures.pop(deployment.id, None)
         await self.backend.reset_failures(deployment_key(deployment.id))
         await self.backend.record_outcome(
@@ -139,9 +179,11 @@ class HealthTracker:
                 PROVIDER_COOLDOWN_S,
                 f"{failures} of the last {total} calls to {deployment.provider_name!r} failed",
             )
+        recent = self._recent(deployment.id)
+        recent.add(True)
         count = await self.backend.incr_failures(deployment_key(deployment.id))
         self.failures[deployment.id] = count
-        if count >= self.settings.failure_threshold and deployment.active:
+        if count >= self.settings.failure_threshold and deployment.active and recent.mostly_failing():
             await self.disable(deployment, f"{count} consecutive failures, last: {reason}")
             return True
         return False
@@ -160,6 +202,7 @@ class HealthTracker:
         deployment.disabled_reason = None
         deployment.disabled_by = None
         self.failures.pop(deployment.id, None)
+        self.recent.pop(deployment.id, None)
         await self.backend.reset_failures(deployment_key(deployment.id))
         await self.backend.clear_cooldown(deployment_key(deployment.id))
         log.warning("re-enabled deployment %s after a successful probe", deployment.id)

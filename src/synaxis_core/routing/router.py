@@ -17,6 +17,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence, T
 
 from synaxis_core.errors import (
     AllCandidatesFailed,
+    InvalidRequest,
     ModelNotFound,
     NoCandidates,
     RateLimited,
@@ -81,6 +82,13 @@ class Router:
                 eligible.append(d)
             else:
                 reasons.append(f"{d.id}: {reason}")
+        if not eligible and all(_TOO_LONG in r for r in reasons):
+            # only the size of the request stands in the way: the client's fault (OpenAI: 400)
+            raise InvalidRequest(
+                f"The request (~{request.estimated_input_tokens} tokens) is longer than the context window "
+                f"of every deployment of {request.model!r}: " + "; ".join(reasons),
+                param="messages", code="context_length_exceeded",
+            )
         if not eligible:
             raise NoCandidates(
                 f"No deployment can serve {request.model!r} right now: " + "; ".join(reasons),
@@ -109,7 +117,7 @@ class Router:
         window = d.spec.context_window
         needed = request.estimated_input_tokens
         if window and needed > window:
-            return f"context window of {window} tokens is smaller than the ~{needed} tokens of the request"
+            return f"{_TOO_LONG}{window} tokens is smaller than the ~{needed} tokens of the request"
         return None
 
     def _candidate(self, d: Deployment) -> Candidate:
@@ -232,6 +240,7 @@ def _all_failed(model: str, attempts: list[Attempt]) -> AllCandidatesFailed:
 
 
 _LIMIT_CODES = ("deployment_rpm_limit", "deployment_tpm_limit")
+_TOO_LONG = "context window of "
 
 
 async def _close(stream: AsyncIterator[Any]) -> None:

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from synaxis_core.tenants import TenantInfo
 
 log = logging.getLogger("synaxis.accounting")
+REQUESTED_MODEL_CHARS = 300
+"""``usage_records.requested_model`` holds this many characters (a longer name is cut)."""
 
 
 @dataclass
@@ -24,7 +26,8 @@ class RequestRecord:
 
     request_id: str
     tenant: TenantInfo
-    requested_model: str
+    requested_model: str | None
+    """None when the body could not be read."""
     estimated_prompt_tokens: int
     stream: bool
     started: float = field(default_factory=time.perf_counter)
@@ -73,7 +76,7 @@ async def account(gateway: Gateway, record: RequestRecord, status: str, http_sta
         tenant_id=record.tenant.id,
         provider_model_id=d.id if d is not None else None,
         global_model_id=d.global_id if d is not None else None,
-        requested_model=record.requested_model,
+        requested_model=record.requested_model[:REQUESTED_MODEL_CHARS] if record.requested_model else None,
         prompt_tokens=prompt,
         completion_tokens=completion,
         cost_usd=cost,

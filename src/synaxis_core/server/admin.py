@@ -16,6 +16,7 @@ from synaxis_core.db.registry import list_models
 from synaxis_core.errors import InvalidRequest, NotFound
 from synaxis_core.ledger.queries import usage_totals
 from synaxis_core.server.gateway import Gateway
+from synaxis_core.server.openapi import admin_operation
 from synaxis_core.sync.runner import run_round
 from synaxis_core.tenants import ALL_MODELS
 from synaxis_core.tenants.service import create_key, list_keys, list_tenants, revoke_key, set_limit
@@ -61,6 +62,8 @@ def _decode(raw: bytes, kind: type[Any]) -> Any:
         raise InvalidRequest(f"Invalid request: {exc}") from None
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    except (UnicodeDecodeError, RecursionError):
+        raise InvalidRequest("The request body is not valid UTF-8 JSON of a sensible depth") from None
 
 
 class AdminController(Controller):
@@ -68,17 +71,17 @@ class AdminController(Controller):
     guards = [admin_guard]
     tags = ["Admin"]
 
-    @get("/models", operation_id="adminListModels")
+    @get("/models", operation_id="adminListModels", operation_class=admin_operation())
     async def models(self, request: Request, provider: FromQuery[str | None] = None) -> list[dict[str, Any]]:
         """Every deployment in the registry, with its state and disabled reason."""
         return await _models(request.app.state.gateway, provider)
 
-    @get("/models/{model_id:str}", operation_id="adminGetModel")
+    @get("/models/{model_id:str}", operation_id="adminGetModel", operation_class=admin_operation())
     async def model(self, request: Request, model_id: FromPath[str]) -> dict[str, Any]:
         """One deployment."""
         return await _model(request.app.state.gateway, model_id)
 
-    @patch("/models/{model_id:str}", operation_id="adminPatchModel")
+    @patch("/models/{model_id:str}", operation_id="adminPatchModel", operation_class=admin_operation(ModelPatch))
     async def patch_model(self, request: Request, model_id: FromPath[str]) -> dict[str, Any]:
         """Enable or disable a deployment: ``{"active": false, "reason": "maintenance"}``."""
         gateway: Gateway = request.app.state.gateway
@@ -100,7 +103,7 @@ class AdminController(Controller):
         await gateway.reload_registry()
         return await _model(gateway, model_id)
 
-    @post("/sync", operation_id="adminSync", status_code=200)
+    @post("/sync", operation_id="adminSync", status_code=200, operation_class=admin_operation(SyncBody))
     async def sync(self, request: Request) -> list[dict[str, Any]]:
         """Run a sync round now: ``{"targets": ["providers", "catalog", "discover"]}``."""
         gateway: Gateway = request.app.state.gateway
@@ -112,12 +115,12 @@ class AdminController(Controller):
         await gateway.reload_registry()
         return [r.as_dict() for r in reports]
 
-    @get("/tenants", operation_id="adminListTenants")
+    @get("/tenants", operation_id="adminListTenants", operation_class=admin_operation())
     async def tenants(self, request: Request) -> list[dict[str, Any]]:
         """Tenants with their limits."""
         return await list_tenants(request.app.state.gateway.sessions)
 
-    @post("/tenants/{tenant:str}/keys", operation_id="adminCreateKey", status_code=201)
+    @post("/tenants/{tenant:str}/keys", operation_id="adminCreateKey", status_code=201, operation_class=admin_operation())
     async def create_key(self, request: Request, tenant: FromPath[str]) -> dict[str, Any]:
         """Create the tenant if needed and a new key; the key is shown only in this response."""
         gateway: Gateway = request.app.state.gateway
@@ -125,12 +128,12 @@ class AdminController(Controller):
         await gateway.reload_auth()
         return {"tenant": info.name, "key": key, "prefix": key[:12]}
 
-    @get("/tenants/{tenant:str}/keys", operation_id="adminListKeys")
+    @get("/tenants/{tenant:str}/keys", operation_id="adminListKeys", operation_class=admin_operation())
     async def keys(self, request: Request, tenant: FromPath[str]) -> list[dict[str, Any]]:
         """The tenant's keys (prefixes only)."""
         return await list_keys(request.app.state.gateway.sessions, tenant)
 
-    @delete("/keys/{prefix:str}", operation_id="adminRevokeKey", status_code=200)
+    @delete("/keys/{prefix:str}", operation_id="adminRevokeKey", status_code=200, operation_class=admin_operation())
     async def revoke(self, request: Request, prefix: FromPath[str]) -> dict[str, Any]:
         """Revoke a key by its prefix; it stops working at once."""
         gateway: Gateway = request.app.state.gateway
@@ -138,7 +141,7 @@ class AdminController(Controller):
         await gateway.reload_auth()
         return {"revoked": revoked}
 
-    @put("/tenants/{tenant:str}/limits", operation_id="adminSetLimit")
+    @put("/tenants/{tenant:str}/limits", operation_id="adminSetLimit", operation_class=admin_operation(LimitBody))
     async def set_limit(self, request: Request, tenant: FromPath[str]) -> dict[str, Any]:
         """Set guardrails: ``{"model": "*", "rpm": 60, "tpm": 100000, "budget_usd": 50}``."""
         gateway: Gateway = request.app.state.gateway
@@ -149,7 +152,7 @@ class AdminController(Controller):
         await gateway.reload_auth()
         return {"tenant": tenant, "model": body.model, **msgspec.structs.asdict(limit)}
 
-    @get("/usage", operation_id="adminUsage")
+    @get("/usage", operation_id="adminUsage", operation_class=admin_operation())
     async def usage(self, request: Request, tenant: FromQuery[str | None] = None) -> list[dict[str, Any]]:
         """Totals from the ledger by day, tenant and model."""
         return await usage_totals(request.app.state.gateway.sessions, tenant_name=tenant)

@@ -13,6 +13,7 @@ from typing import Any, AsyncIterator
 
 import msgspec
 from litestar import Request, Response, post
+from litestar.exceptions import HTTPException
 from litestar.response import Stream
 
 from synaxis_core.errors import InvalidRequest, SynaxisError, UpstreamError
@@ -23,7 +24,9 @@ from synaxis_core.routing.scoring import RouteRequest
 from synaxis_core.routing.table import Deployment
 from synaxis_core.server.accounting import RequestRecord, account
 from synaxis_core.server.gateway import Gateway
+from synaxis_core.server.openapi import ChatCompletionOperation
 from synaxis_core.server.request import decode_chat_request
+from synaxis_core.tenants import TenantInfo
 
 DEFAULT_OUTPUT_ESTIMATE = 256
 REASONING_MODES = ("separate", "strip", "keep")
@@ -31,8 +34,9 @@ _encode = msgspec.json.encode
 _DONE = b"data: [DONE]\n\n"
 
 
-def _headers(d: Deployment, attempts: int, gateway: Gateway) -> dict[str, str]:
-    headers = {"x-synaxis-provider": d.provider_name, "x-synaxis-model": d.id, "x-synaxis-attempts": str(attempts)}
+def _headers(d: Deployment, record: RequestRecord, gateway: Gateway) -> dict[str, str]:
+    headers = {"x-synaxis-provider": d.provider_name, "x-synaxis-model": d.id,
+               "x-synaxis-attempts": str(record.attempts), "x-synaxis-request-id": record.request_id}
     if gateway.demo:
         headers["x-synaxis-demo"] = "true"
     return headers
@@ -64,15 +68,20 @@ def _check_content_type(value: str | None) -> None:
     operation_id="createChatCompletion",
     tags=["OpenAI"],
     summary="Create a chat completion",
+    operation_class=ChatCompletionOperation,  # the body is read raw: describe it for /schema
 )
 async def chat_completions(request: Request) -> Response[bytes] | Stream:
     """OpenAI-compatible chat completions, streaming (SSE) or not."""
     gateway: Gateway = request.app.state.gateway
     headers = request.headers
     tenant = gateway.authenticate(headers.get("authorization"))
-    _check_content_type(headers.get("content-type"))
-    chat = decode_chat_request(await request.body())
-    mode = _reasoning_mode(headers.get("x-synaxis-reasoning"), gateway.settings.reasoning_mode)
+    try:
+        _check_content_type(headers.get("content-type"))
+        chat = decode_chat_request(await request.body())
+        mode = _reasoning_mode(headers.get("x-synaxis-reasoning"), gateway.settings.reasoning_mode)
+    except (SynaxisError, HTTPException) as exc:  # an unreadable request is still one ledger row
+        await _account_rejected(gateway, tenant, exc)
+        raise
     estimated_in = estimate_prompt_tokens(chat.messages)
     estimated_out = chat.max_output or DEFAULT_OUTPUT_ESTIMATE
     record = RequestRecord(
@@ -97,10 +106,11 @@ async def chat_completions(request: Request) -> Response[bytes] | Stream:
             _count_failover(gateway, d, failed)
             context.model = d.spec
             events = _events(gateway, record, first, rest, d, context, chat.include_usage)
-            return Stream(events, media_type="text/event-stream", headers={**_headers(d, record.attempts, gateway), "cache-control": "no-cache"})
+            return Stream(events, media_type="text/event-stream", headers={**_headers(d, record, gateway), "cache-control": "no-cache"})
         response, d, failed = await gateway.router.complete(chat.body, plan, route, deadline)
     except SynaxisError as exc:
         record.attempts = len(getattr(exc, "attempts", ()) or ())
+        exc.request_id = record.request_id  # type: ignore[attr-defined]  # -> x-synaxis-request-id
         await account(gateway, record, "error", exc.status)
         raise
     record.deployment, record.attempts = d, len(failed) + 1
@@ -115,7 +125,16 @@ async def chat_completions(request: Request) -> Response[bytes] | Stream:
     if record.completion_tokens is None:
         record.output_chars = sum(len(str((c.get("message") or {}).get("content") or "")) for c in response.get("choices") or [])
     await account(gateway, record, "ok", 200)
-    return Response(_encode(response), media_type="application/json", headers=_headers(d, record.attempts, gateway))
+    return Response(_encode(response), media_type="application/json", headers=_headers(d, record, gateway))
+
+
+async def _account_rejected(gateway: Gateway, tenant: TenantInfo, exc: SynaxisError | HTTPException) -> None:
+    """The ledger row of a request whose body or headers could not be used (no model)."""
+    record = RequestRecord(
+        request_id=uuid.uuid4().hex, tenant=tenant, requested_model=None, estimated_prompt_tokens=0, stream=False
+    )
+    exc.request_id = record.request_id  # type: ignore[union-attr]  # -> x-synaxis-request-id
+    await account(gateway, record, "error", exc.status if isinstance(exc, SynaxisError) else exc.status_code)
 
 
 def _count_failover(gateway: Gateway, d: Deployment, failed: list[Any]) -> None:

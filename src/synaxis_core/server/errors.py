@@ -29,10 +29,13 @@ def error_response(status: int, body: dict[str, Any], headers: dict[str, str] | 
 
 
 def synaxis_error_handler(_: Request, exc: SynaxisError) -> Response[bytes]:
-    headers = None
+    headers: dict[str, str] = {}
     if isinstance(exc, RateLimitExceeded) and exc.retry_after is not None:
-        headers = {"retry-after": str(max(1, round(exc.retry_after)))}
-    return error_response(exc.status, exc.to_dict(), headers)
+        headers["retry-after"] = str(max(1, round(exc.retry_after)))
+    request_id = getattr(exc, "request_id", None)  # set by the chat route: the request's ledger row
+    if request_id:
+        headers["x-synaxis-request-id"] = request_id
+    return error_response(exc.status, exc.to_dict(), headers or None)
 
 
 def http_error_handler(request: Request, exc: HTTPException) -> Response[bytes]:

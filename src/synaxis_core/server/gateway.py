@@ -21,7 +21,9 @@ from synaxis_core.db.models import ProviderModel, utcnow
 from synaxis_core.errors import AuthenticationError, PermissionDenied, UpstreamError
 from synaxis_core.ledger.writer import LedgerWriter
 from synaxis_core.limits.base import StateBackend
-from synaxis_core.limits.factory import create_backend
+from synaxis_core.limits.factory import open_backend
+from synaxis_core.limits.fallback import FallbackBackend
+from synaxis_core.limits.memory import MemoryBackend
 from synaxis_core.limits.tenant import TenantGate
 from synaxis_core.plugins import Extensions, load_extensions
 from synaxis_core.routing.health import HealthTracker
@@ -53,8 +55,13 @@ class Gateway:
         self.ext = ext
         self.engine = engine
         self.sessions = sessions
-        self.backend = backend
         self.metrics = Metrics()
+        if not isinstance(backend, (MemoryBackend, FallbackBackend)):  # shared: survive its outages
+            degraded = self.metrics.state_degraded
+            backend = FallbackBackend(
+                backend, on_failure=self.metrics.state_errors.inc, on_degraded=lambda down: degraded.set(int(down))
+            )
+        self.backend = backend
         self.health = HealthTracker(backend, settings, on_disable=self._persist_disable, on_enable=self._persist_enable)
         self.router = Router(
             RoutingTable(), list(ext.scorers.values()), self.health, backend,
@@ -77,13 +84,17 @@ class Gateway:
 
     @classmethod
     async def open(cls, settings: Settings, *, ext: Extensions | None = None) -> "Gateway":
-        """Migrate, sync installed models, load the registry and keys, start the loops."""
+        """Check Redis, migrate, sync installed models, load the registry and keys, start the loops.
+
+        :raises ConfigError: ``SYNAXIS_REDIS_URL`` is set but Redis does not answer.
+        """
+        backend = await open_backend(settings)
         ext = ext or load_extensions(settings)
         engine = create_engine(settings.database_url)
         await upgrade(engine)
         sessions = session_factory(engine)
         await sync_providers(sessions, ext)
-        gateway = cls(settings, ext, engine, sessions, create_backend(settings))
+        gateway = cls(settings, ext, engine, sessions, backend)
         await gateway.reload_registry()
         await gateway.reload_auth()
         await gateway.gate.prime(sessions, gateway.auth)

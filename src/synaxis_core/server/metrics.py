@@ -30,6 +30,13 @@ class Metrics:
             "synaxis_deployment_disables", "Deployments disabled by health checks", ["deployment"], registry=r
         )
         self.ledger_pending = Gauge("synaxis_ledger_pending", "Usage records waiting to be written", registry=r)
+        self.state_errors = Counter(
+            "synaxis_state_backend_errors", "Calls to Redis that failed and were served from process memory",
+            registry=r,
+        )
+        self.state_degraded = Gauge(
+            "synaxis_state_backend_degraded", "1 while Redis is unreachable and state is kept in process", registry=r
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -61,6 +61,10 @@ def decode_chat_request(raw: bytes) -> ChatRequest:
         body = _decoder.decode(raw)
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    except UnicodeDecodeError:  # msgspec raises it (not DecodeError) for invalid UTF-8
+        raise InvalidRequest("The request body is not valid UTF-8 JSON") from None
+    except RecursionError:
+        raise InvalidRequest("The request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object with `model` and `messages`")
     for name in ("model", "messages"):
@@ -70,6 +74,8 @@ def decode_chat_request(raw: bytes) -> ChatRequest:
         view = msgspec.convert(body, _ChatRequest)
     except msgspec.ValidationError as exc:
         raise InvalidRequest(f"Invalid request: {exc}", param=_param(str(exc))) from None
+    except RecursionError:
+        raise InvalidRequest("The request body is nested too deeply") from None
     if not view.model.strip():
         raise InvalidRequest("`model` must not be empty", param="model")
     if not view.messages:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from synaxis_core.db.models import ProviderModel, utcnow
@@ -28,6 +28,10 @@ SYNC_OWNED = (None, "missing_key", "removed")
 """``disabled_by`` values this sync may change; anything else was an explicit decision."""
 
 REMOVED_REASON = "no installed plugin lists this model any more"
+
+PG_LOCK_KEY = 0x5A7A1502
+"""Transaction advisory lock: instances starting together sync one after the other
+(the sync runner uses ``0x5A7A1501``, migrations ``0x5A7A1500``)."""
 
 
 def missing_key_reason(variable: str, provider: str) -> str:
@@ -76,6 +80,8 @@ async def sync_providers(sessions: async_sessionmaker[AsyncSession], ext: Extens
     report = SyncReport(source="providers")
     now = utcnow()
     async with sessions.begin() as session:
+        if session.get_bind().dialect.name == "postgresql":  # else two inserts of one new model collide
+            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
         rows = {row.id: row for row in (await session.scalars(select(ProviderModel))).all()}
         for model_id, (provider, spec) in ext.models.items():
             fields = desired_fields(provider, spec)

@@ -27,6 +27,8 @@ from synaxis_core.tenants.keys import (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
+MAX_RATE = 2**31 - 1
+"""The largest RPM/TPM limit (the columns are 32-bit integers)."""
 LIMIT_FIELDS = {"rpm": "allowed_rpm", "tpm": "allowed_tpm", "budget_usd": "monthly_budget_usd"}
 """``Limit`` field -> ``tenant_model_limits`` column."""
 
@@ -181,6 +183,8 @@ async def set_limit(
             raise InvalidRequest(f"{field} is both set and cleared")
         if value < 0:
             raise InvalidRequest(f"{field} must be 0 or more, not {value}")
+        if field != "budget_usd" and value > MAX_RATE:
+            raise InvalidRequest(f"{field} must be at most {MAX_RATE} (clear the limit for none), not {value}")
         values[LIMIT_FIELDS[field]] = value
     values.update({LIMIT_FIELDS[field]: None for field in clear})
     if not values:

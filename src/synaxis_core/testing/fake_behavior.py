@@ -64,6 +64,8 @@ class Behavior:
         delay_s: seconds to wait before the response headers, for every kind (latency);
             ``"stall"`` waits `STALL_DEFAULT_S` when left at 0.
         chunk_size: characters per streamed content / reasoning / arguments chunk.
+        chunk_delay_s: seconds between streamed chunks (a slow model; longer than the
+            gateway's timeout: a stall in the middle of a stream).
         finish_reason: overrides the final finish_reason (default "stop", together
             "eos", tool calls "tool_calls").
     """
@@ -75,6 +77,7 @@ class Behavior:
     retry_after: str | None = None
     delay_s: float = 0.0
     chunk_size: int = 4
+    chunk_delay_s: float = 0.0
     finish_reason: str | None = None
 
     def __post_init__(self) -> None:

@@ -8,6 +8,7 @@ treats it as a premature client disconnection).
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 
@@ -68,12 +69,21 @@ async def send_stream(
     kind: str,
     parts: StreamParts,
     error_line: bytes = b"",
+    chunk_delay_s: float = 0.0,
 ) -> web.StreamResponse:
     """Send an SSE stream, broken the way ``kind`` says: "cut" (half the chunks, then
     hang up), "no_done" (no ``[DONE]``), "invalid_json" (a broken ``data:`` line after
-    the role chunk), "stream_error" (half the chunks, then ``error_line``); else whole."""
+    the role chunk), "stream_error" (half the chunks, then ``error_line``); else whole.
+    With ``chunk_delay_s``, a whole stream is sent chunk by chunk at that pace."""
     response = web.StreamResponse(headers={**SSE_HEADERS, "x-request-id": request_id})
     await response.prepare(request)
+    if chunk_delay_s > 0 and kind not in ("cut", "no_done", "invalid_json", "stream_error"):
+        await response.write(b"".join(parts.head))
+        for part in parts.body + parts.tail:
+            await asyncio.sleep(chunk_delay_s)
+            await response.write(part)
+        await response.write(parts.done)
+        return response
     half = parts.body[: max(1, len(parts.body) // 2)]
     if kind == "cut":
         await response.write(b"".join(parts.head + half))

@@ -253,7 +253,7 @@ class FakeUpstream(BackgroundServer):
             error = b""
             if kind == "stream_error":
                 error = stream_error_line(flavor, behavior.status, behavior.content)
-            return await send_stream(request, request_id, kind, parts, error)
+            return await send_stream(request, request_id, kind, parts, error, behavior.chunk_delay_s)
         payload = completion_body(answer, completion_id, model, prompt)
         if kind == "cut":
             return await send_cut_body(request, payload, request_id)
