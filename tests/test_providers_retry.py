@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from tenacity import wait_none
@@ -162,3 +164,39 @@ async def test_stream_retries_before_the_first_byte():
     p.transport, p.retry_wait = httpx.MockTransport(handler), wait_none()
     chunks = [chunk async for chunk in p.stream(BODY)]
     assert len(chunks) == 1 and answers == []
+
+
+async def test_call_with_retries_waits_as_the_policy_says_between_tries():
+    import httpx as _httpx
+    from tenacity import wait_exponential
+
+    from synaxis_core.providers.retry import call_with_retries
+
+    calls: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def flaky():
+        calls.append(loop.time())
+        if len(calls) < 3:
+            raise _httpx.ConnectError("refused")
+        return "ok"
+
+    result = await call_with_retries(settings(2), flaky, wait=wait_exponential(multiplier=0.02, max=1.0))
+    assert result == "ok" and len(calls) == 3
+    gaps = [b - a for a, b in zip(calls, calls[1:])]
+    assert gaps[0] >= 0.019 and gaps[1] >= 0.039  # 0.02 s, then 0.04 s: the policy's own sequence
+
+
+async def test_call_with_retries_does_not_retry_what_the_policy_does_not():
+    from synaxis_core.providers.retry import call_with_retries
+
+    calls = 0
+
+    async def bad():
+        nonlocal calls
+        calls += 1
+        raise ValueError("not retryable")
+
+    with pytest.raises(ValueError):
+        await call_with_retries(settings(3), bad)
+    assert calls == 1

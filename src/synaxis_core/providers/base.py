@@ -39,7 +39,7 @@ from synaxis_core.providers.http import (
     read_capped,
     timeout_for,
 )
-from synaxis_core.providers.retry import RETRY_STATUSES, RetryableStatus, retrying
+from synaxis_core.providers.retry import RETRY_STATUSES, RetryableStatus, call_with_retries
 from synaxis_core.providers.sse import DONE, SSEDecoder
 from synaxis_core.providers.upstream_errors import (
     error_from_event,
@@ -292,22 +292,23 @@ class OpenAICompatibleProvider:
             headers=headers,
             timeout=timeout_for(self.settings, timeout_s),
         )
+
+        async def send() -> httpx.Response:
+            response = await client.send(request, stream=stream)
+            if response.is_success:
+                return response
+            body = await read_capped(response, ERROR_BODY_LIMIT) if stream else response.content
+            await response.aclose()
+            if response.status_code in RETRY_STATUSES:
+                raise RetryableStatus(response.status_code, response.headers, body)
+            raise self._status_error(response.status_code, response.headers, body)
+
         try:
-            async for attempt in retrying(self.settings, wait=self.retry_wait):
-                with attempt:
-                    response = await client.send(request, stream=stream)
-                    if response.is_success:
-                        return response
-                    body = await read_capped(response, ERROR_BODY_LIMIT) if stream else response.content
-                    await response.aclose()
-                    if response.status_code in RETRY_STATUSES:
-                        raise RetryableStatus(response.status_code, response.headers, body)
-                    raise self._status_error(response.status_code, response.headers, body)
+            return await call_with_retries(self.settings, send, wait=self.retry_wait)
         except RetryableStatus as exc:
             raise self._status_error(exc.status, exc.headers, exc.body) from None
         except httpx.HTTPError as exc:
             raise error_from_exception(exc, provider=self.name) from exc
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 Provider = OpenAICompatibleProvider
