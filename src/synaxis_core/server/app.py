@@ -7,10 +7,11 @@ import sys
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.openapi import OpenAPIConfig
 
 from synaxis_core import __version__
+from synaxis_core.errors import InvalidRequest
 from synaxis_core.plugins import Extensions, load_extensions
 from synaxis_core.server.admin import AdminController
 from synaxis_core.server.chat import chat_completions
@@ -22,6 +23,19 @@ from synaxis_core.settings import Settings
 from synaxis_core.tenants.service import create_key
 
 log = logging.getLogger("synaxis.server")
+
+MAX_HEADER_BYTES = 64 * 1024
+"""Request headers above this get 431 (the HTTP parser itself sets no limit)."""
+
+
+def limit_headers(request: Request) -> None:
+    """Refuse oversized header blocks with an OpenAI-shaped 431 before any work is done."""
+    if sum(len(name) + len(value) for name, value in request.scope["headers"]) > MAX_HEADER_BYTES:
+        raise InvalidRequest(
+            f"The request headers are larger than {MAX_HEADER_BYTES // 1024} KiB",
+            status=431,
+            code="request_header_fields_too_large",
+        )
 
 
 def create_app(
@@ -66,6 +80,7 @@ def create_app(
     return Litestar(
         route_handlers=[chat_completions, list_models, own_usage, health, metrics, AdminController],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        before_request=limit_headers,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Synaxis", version=__version__, path="/schema"),
