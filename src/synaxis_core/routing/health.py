@@ -25,7 +25,7 @@ from typing import Awaitable, Callable, Iterable, Sequence
 
 from synaxis_core.errors import ProviderAuthError, RateLimited, UpstreamError
 from synaxis_core.limits.base import StateBackend
-from synaxis_core.routing.table import Deployment
+from synaxis_core.routing.table import Deployment, deployment_key, provider_key
 from synaxis_core.settings import Settings
 
 log = logging.getLogger("synaxis.health")
@@ -39,14 +39,6 @@ PROVIDER_COOLDOWN_S = 30.0
 RECENT_WINDOW_S = 60.0
 RECENT_MAX = 40
 RECENT_MIN = 20
-
-
-def deployment_key(deployment_id: str) -> str:
-    return f"dep:{deployment_id}"
-
-
-def provider_key(provider: str) -> str:
-    return f"prov:{provider}"
 
 
 class LatencyWindow:
@@ -131,9 +123,12 @@ class HealthTracker:
 
     async def cooldowns(self, deployments: Sequence[Deployment]) -> dict[str, tuple[float, str]]:
         """Cool-downs in force for these deployments or their providers, keyed by backend key."""
-        keys = {deployment_key(d.id) for d in deployments}
-        keys.update(provider_key(d.provider_name) for d in deployments)
-        return await self.backend.get_cooldowns(sorted(keys))
+        if len(deployments) == 1:
+            return await self.backend.get_cooldowns(deployments[0].cooldown_keys)
+        keys: dict[str, None] = {}
+        for d in deployments:
+            keys.update(dict.fromkeys(d.cooldown_keys))
+        return await self.backend.get_cooldowns(list(keys))
 
     async def success(self, deployment: Deployment, latency_ms: float) -> None:
         window = self.latency.get(deployment.id)

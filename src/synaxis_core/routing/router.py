@@ -26,7 +26,7 @@ from synaxis_core.errors import (
     UpstreamTimeout,
 )
 from synaxis_core.limits.base import StateBackend
-from synaxis_core.routing.health import HealthTracker, deployment_key, provider_key
+from synaxis_core.routing.health import HealthTracker
 from synaxis_core.routing.scoring import Candidate, RouteRequest, Scorer, rank
 from synaxis_core.routing.table import Deployment, RoutingTable
 
@@ -110,7 +110,7 @@ class Router:
         missing = d.provider.missing_key
         if missing:
             return f"provider {d.provider_name!r} has no API key: set {missing}"
-        for key in (deployment_key(d.id), provider_key(d.provider_name)):
+        for key in d.cooldown_keys:
             if key in cooling:
                 seconds, why = cooling[key]
                 return f"cooling down for {seconds:.0f}s ({why})"

@@ -22,6 +22,16 @@ from synaxis_core.providers.base import OpenAICompatibleProvider
 from synaxis_core.types import ModelSpec
 
 
+def deployment_key(deployment_id: str) -> str:
+    """The state-backend key of a deployment's cool-down and failure count."""
+    return f"dep:{deployment_id}"
+
+
+def provider_key(provider: str) -> str:
+    """The state-backend key of a provider's cool-down and error window."""
+    return f"prov:{provider}"
+
+
 @dataclass(eq=False)
 class Deployment:
     """One provider model as the router sees it (mutable: health decisions update it)."""
@@ -34,6 +44,11 @@ class Deployment:
     disabled_reason: str | None = None
     disabled_by: str | None = None
     postprocessors: list[PostProcessor] = field(default_factory=list)
+    cooldown_keys: tuple[str, str] = ("", "")
+    """The state-backend keys of this deployment's and its provider's cool-downs."""
+
+    def __post_init__(self) -> None:
+        self.cooldown_keys = (deployment_key(self.id), provider_key(self.provider.name))
 
     @property
     def provider_name(self) -> str:

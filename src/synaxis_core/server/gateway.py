@@ -159,7 +159,7 @@ class Gateway:
             try:
                 await d.provider.chat({**PROBE_BODY, "model": d.upstream_id}, timeout=d.provider.timeout_s)
             except (UpstreamError, TimeoutError) as exc:
-                await self.backend.set_cooldown(f"dep:{d.id}", self.settings.disable_cooldown_s, d.disabled_reason or str(exc))
+                await self.backend.set_cooldown(d.cooldown_keys[0], self.settings.disable_cooldown_s, d.disabled_reason or str(exc))
                 log.info("probe of %s failed: %s", d.id, exc)
                 continue
             await self.health.enable(d)
