@@ -136,3 +136,10 @@ async def test_metrics_count_requests_and_attempts(h):
 async def test_openapi_schema_lists_the_routes(h):
     schema = (await h.client.get("/schema/openapi.json")).json()
     assert {"/v1/chat/completions", "/v1/models", "/health", "/admin/models"} <= set(schema["paths"])
+
+
+async def test_client_chosen_model_names_never_become_metric_labels(h):
+    await h.client.post("/v1/chat/completions", headers=h.auth(), json={**CHAT, "model": "made-up-model-xyz"})
+    text = (await h.client.get("/metrics")).text
+    assert "made-up-model-xyz" not in text
+    assert 'synaxis_requests_total{model="-",status="error"} 1.0' in text

@@ -63,13 +63,15 @@ async def account(gateway: Gateway, record: RequestRecord, status: str, http_sta
     if d is not None and (prompt or completion):
         cost = cost_usd(prompt, completion, d.spec.input_price, d.spec.output_price)
     metrics = gateway.metrics
-    metrics.requests.labels(record.requested_model if d is not None else "-", status).inc()
-    metrics.latency.labels("true" if record.stream else "false").observe(latency_ms / 1000)
+    # the model label is the served global model, never the client's free-form string
+    model_label = (d.global_id or d.id) if d is not None else "-"
+    metrics.child(metrics.requests, model_label, status).inc()
+    metrics.child(metrics.latency, "true" if record.stream else "false").observe(latency_ms / 1000)
     if d is not None:
-        metrics.tokens.labels(d.id, "in").inc(prompt)
-        metrics.tokens.labels(d.id, "out").inc(completion)
+        metrics.child(metrics.tokens, d.id, "in").inc(prompt)
+        metrics.child(metrics.tokens, d.id, "out").inc(completion)
         if cost:
-            metrics.cost.labels(d.id).inc(cost)
+            metrics.child(metrics.cost, d.id).inc(cost)
             await gateway.gate.spend(record.tenant, record.scopes, cost)
     entry = UsageEntry(
         request_id=record.request_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from contextlib import asynccontextmanager
@@ -70,6 +71,8 @@ def create_app(
             extensions = load_extensions(effective)
         opened = await Gateway.open(effective, ext=extensions)
         opened.demo = fake is not None
+        gc.collect()
+        gc.freeze()  # the start-up objects (~100 MB of imports) are never scanned again
         app.state.gateway = opened
         if fake is not None:
             await _announce_demo(opened)

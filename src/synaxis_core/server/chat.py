@@ -140,8 +140,8 @@ async def _account_rejected(gateway: Gateway, tenant: TenantInfo, exc: SynaxisEr
 def _count_failover(gateway: Gateway, d: Deployment, failed: list[Any]) -> None:
     metrics = gateway.metrics
     for attempt in failed:
-        metrics.attempts.labels(attempt.deployment, attempt.provider, attempt.error.code or "error").inc()
-    metrics.attempts.labels(d.id, d.provider_name, "ok").inc()
+        metrics.child(metrics.attempts, attempt.deployment, attempt.provider, attempt.error.code or "error").inc()
+    metrics.child(metrics.attempts, d.id, d.provider_name, "ok").inc()
     if failed:
         metrics.failovers.inc()
 
