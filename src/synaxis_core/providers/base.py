@@ -34,8 +34,10 @@ from synaxis_core.errors import (
 )
 from synaxis_core.providers.discovery import generic_entry, parse_model_list
 from synaxis_core.providers.http import (
+    DirectResponse,
     TransportChoice,
     create_client,
+    direct_send,
     read_capped,
     timeout_for,
 )
@@ -104,6 +106,7 @@ class OpenAICompatibleProvider:
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._urls: dict[str, httpx.URL] = {}  # parsed once: saves ~12 us per request
+        self._base_headers: dict[str, str] = {}
 
     @property
     def api_key(self) -> SecretStr | None:
@@ -236,6 +239,7 @@ class OpenAICompatibleProvider:
                 self.settings, timeout_s=self.timeout_s, transport=self.transport, headers=headers
             )
             self._client_loop = loop
+            self._base_headers = dict(self._client.headers)
         return self._client
 
     def _require_key(self) -> None:
@@ -277,24 +281,30 @@ class OpenAICompatibleProvider:
 
     async def _send(
         self, method: str, path: str, content: bytes | None, timeout_s: float, *, stream: bool
-    ) -> httpx.Response:
-        """Send with the quick-retry policy; return a 2xx response or raise."""
+    ) -> httpx.Response | DirectResponse:
+        """Send with the quick-retry policy; return a 2xx response or raise.
+
+        On the default aiohttp transport the request goes straight to the aiohttp session
+        (``providers.http.direct_send``); on any other transport through httpx.
+        """
         client = self.client()
         headers = {"content-type": "application/json"} if content is not None else {}
         if stream:
             headers["accept"] = "text/event-stream"
         target = self.base_url + path
-        url = self._urls.get(target) or self._urls.setdefault(target, httpx.URL(target))
-        request = client.build_request(
-            method,
-            url,
-            content=content,
-            headers=headers,
-            timeout=timeout_for(self.settings, timeout_s),
-        )
+        direct_headers = {**self._base_headers, **headers}
+        connect_s = min(self.settings.connect_timeout_s, timeout_s)
 
-        async def send() -> httpx.Response:
-            response = await client.send(request, stream=stream)
+        async def send() -> httpx.Response | DirectResponse:
+            response = await direct_send(
+                client, method, target, content, direct_headers, connect_s=connect_s, read_s=timeout_s, stream=stream
+            )
+            if response is None:  # a transport without an aiohttp session (httpx's own, a mock)
+                url = self._urls.get(target) or self._urls.setdefault(target, httpx.URL(target))
+                request = client.build_request(
+                    method, url, content=content, headers=headers, timeout=timeout_for(self.settings, timeout_s)
+                )
+                response = await client.send(request, stream=stream)
             if response.is_success:
                 return response
             body = await read_capped(response, ERROR_BODY_LIMIT) if stream else response.content

@@ -20,7 +20,7 @@ set their level itself, so that line stays off the hot path.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, AsyncIterator, Literal, Mapping
 
 import httpx
 
@@ -92,3 +92,76 @@ async def read_capped(response: httpx.Response, limit: int) -> bytes:
         if size >= limit:
             break
     return b"".join(parts)[:limit]
+
+
+class DirectResponse:
+    """What the provider reads of an upstream answer, straight from aiohttp.
+
+    The hot path (chat completions) skips httpx's request and response objects, which
+    cost about 190 µs of CPU per call on this machine (measured: 332 µs through the
+    httpx API on the aiohttp transport, 144 µs on the aiohttp session directly). It
+    shares the httpx client's aiohttp session, pool and limits, and raises the same
+    httpx exceptions (``httpx_aiohttp.transport.map_aiohttp_exceptions``), so error
+    mapping and retries are one code path for both.
+    """
+
+    __slots__ = ("_response", "status_code", "headers", "content")
+
+    def __init__(self, response: Any, content: bytes = b"") -> None:
+        self._response = response
+        self.status_code: int = response.status
+        self.headers = response.headers
+        self.content = content
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        from httpx_aiohttp.transport import map_aiohttp_exceptions
+
+        with map_aiohttp_exceptions():
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+
+    async def aclose(self) -> None:
+        self._response.release()
+
+
+async def direct_send(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    content: bytes | None,
+    headers: Mapping[str, str],
+    *,
+    connect_s: float,
+    read_s: float,
+    stream: bool,
+) -> DirectResponse | None:
+    """Send on the aiohttp session behind ``client``; None when ``client`` is not on it."""
+    from aiohttp import ClientSession, ClientTimeout
+    from httpx_aiohttp.transport import AiohttpTransport, map_aiohttp_exceptions
+
+    transport = getattr(client, "_transport", None)
+    if type(transport) is not AiohttpTransport:
+        return None
+    session = transport.client
+    if not isinstance(session, ClientSession):
+        session = transport.client = transport.get_client()
+    with map_aiohttp_exceptions():
+        response = await session.request(
+            method,
+            url,
+            data=content,
+            headers=headers,
+            allow_redirects=False,
+            timeout=ClientTimeout(sock_connect=connect_s, sock_read=read_s),
+        )
+        if stream:
+            return DirectResponse(response)
+        try:
+            body = await response.read()
+        finally:
+            response.release()
+    return DirectResponse(response, body)
