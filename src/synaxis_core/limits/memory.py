@@ -17,6 +17,13 @@ from synaxis_core.limits.base import DEFAULT_COUNTER_TTL_S, DEFAULT_SPEND_TTL_S,
 Clock = Callable[[], float]
 
 
+RESOLUTION = 600
+"""Entries closer together than ``window / RESOLUTION`` (0.1 s of a minute) share one
+log entry, stamped with the first one's time: the counts stay exact, memory stays flat
+however many requests a second arrive, and a merged amount leaves the window at most
+that much early."""
+
+
 class _Log:
     """A sliding log: ``(time, amount)`` entries, oldest first, and their sum."""
 
@@ -31,6 +38,44 @@ class _Log:
         entries = self.entries
         while entries and entries[0][0] <= cutoff:
             self.used -= entries.popleft()[1]
+
+    def add(self, now: float, amount: int) -> None:
+        entries = self.entries
+        if entries and now - entries[-1][0] < self.window / RESOLUTION:
+            at, units = entries[-1]
+            entries[-1] = (at, units + amount)
+        else:
+            entries.append((now, amount))
+        self.used += amount
+
+
+class _Outcomes:
+    """A sliding window of outcomes: ``(time, failures, calls)`` entries and their sums."""
+
+    __slots__ = ("entries", "failed", "calls", "window")
+
+    def __init__(self, window: float) -> None:
+        self.entries: deque[tuple[float, int, int]] = deque()
+        self.failed = 0
+        self.calls = 0
+        self.window = window
+
+    def prune(self, cutoff: float) -> None:
+        entries = self.entries
+        while entries and entries[0][0] <= cutoff:
+            _, failed, calls = entries.popleft()
+            self.failed -= failed
+            self.calls -= calls
+
+    def add(self, now: float, failed: int) -> None:
+        entries = self.entries
+        if entries and now - entries[-1][0] < self.window / RESOLUTION:
+            at, f, c = entries[-1]
+            entries[-1] = (at, f + failed, c + 1)
+        else:
+            entries.append((now, failed, 1))
+        self.failed += failed
+        self.calls += 1
 
 
 class MemoryBackend:
@@ -56,7 +101,7 @@ class MemoryBackend:
         self._sweep_interval = sweep_interval_s
         self._next_sweep = clock() + sweep_interval_s
         self._logs: dict[str, _Log] = {}
-        self._outcomes: dict[str, _Log] = {}  # amount 1 = failure, 0 = success
+        self._outcomes: dict[str, _Outcomes] = {}
         self._spend: dict[str, tuple[float, float]] = {}  # key -> (total, expires at)
         self._failures: dict[str, tuple[int, float]] = {}  # key -> (count, expires at)
         self._cooldowns: dict[str, tuple[str, float]] = {}  # key -> (reason, until)
@@ -84,9 +129,8 @@ class MemoryBackend:
         cutoff = now - window_s
         log.prune(cutoff)
         if log.used + amount <= limit:
-            log.entries.append((now, amount))
-            log.used += amount
             log.window = window_s
+            log.add(now, amount)
             return None
         need = log.used + amount - limit
         for at, units in log.entries:
@@ -104,9 +148,8 @@ class MemoryBackend:
         if log is None:
             log = self._logs[key] = _Log(window_s)
         log.prune(now - window_s)
-        log.entries.append((now, amount))
-        log.used += amount
         log.window = window_s
+        log.add(now, amount)
 
     # --- spend -----------------------------------------------------------------------
 
@@ -172,13 +215,11 @@ class MemoryBackend:
         now = self._now()
         log = self._outcomes.get(key)
         if log is None:
-            log = self._outcomes[key] = _Log(window_s)
+            log = self._outcomes[key] = _Outcomes(window_s)
         log.prune(now - window_s)
-        failed = 0 if ok else 1
-        log.entries.append((now, failed))
-        log.used += failed
         log.window = window_s
-        return log.used, len(log.entries)
+        log.add(now, 0 if ok else 1)
+        return log.failed, log.calls
 
     # --- housekeeping ------------------------------------------------------------------
 
