@@ -83,9 +83,9 @@ def render(specs: list[dict], source: str, *, title: str, catalog_provider: str,
         f"{constant}: tuple[ModelSpec, ...] = (\n"
     )
     body = ""
-    for spec in specs:
-        args = "".join(f"        {k}={_literal(v)},\n" for k, v in spec.items() if v is not None)
-        body += f"    ModelSpec(\n{args}    ),\n"
+    for spec in specs:  # one line a model: the module stays short and greppable
+        args = ", ".join(f"{k}={_literal(v)}" for k, v in spec.items() if v is not None)
+        body += f"    ModelSpec({args}),\n"
     return head + body + ")\n"
 
 
