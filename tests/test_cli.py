@@ -80,3 +80,10 @@ def test_bad_database_urls_give_one_line_that_says_what_to_do(url, expected):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and expected in lines[0]
     assert "Traceback" not in result.output
+
+
+def test_serve_with_an_unreachable_database_says_so_in_one_line():
+    result = invoke(["serve", "--no-demo"], SYNAXIS_DATABASE_URL="postgresql+asyncpg://u@127.0.0.1:1/db")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot use the database")

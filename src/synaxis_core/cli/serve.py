@@ -7,7 +7,7 @@ import logging
 import click
 
 from synaxis_core.cli import cli
-from synaxis_core.cli.common import load_settings, run
+from synaxis_core.cli.common import load_settings, open_database, run
 from synaxis_core.settings import Settings
 
 
@@ -24,7 +24,7 @@ def serve(host: str | None, port: int | None, demo: bool | None, log_level: str)
 
     overrides = {k: v for k, v in (("host", host), ("port", port), ("demo", demo)) if v is not None}
     settings = load_settings().model_copy(update=overrides)
-    run(_check_redis(settings))  # one line and exit 1, rather than a start-up traceback
+    run(_check_services(settings))  # one line and exit 1, rather than a start-up traceback
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -38,8 +38,10 @@ def serve(host: str | None, port: int | None, demo: bool | None, log_level: str)
     )
 
 
-async def _check_redis(settings: Settings) -> None:
-    """Fail with ``ConfigError`` when ``SYNAXIS_REDIS_URL`` is set but Redis does not answer."""
+async def _check_services(settings: Settings) -> None:
+    """Fail with ``ConfigError`` when the database or (if set) Redis does not answer."""
     from synaxis_core.limits.factory import open_backend
 
+    async with open_database(settings, require_schema=False):
+        pass  # serve migrates itself; this only proves the database answers
     await (await open_backend(settings)).aclose()
