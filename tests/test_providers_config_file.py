@@ -146,3 +146,19 @@ def test_a_name_taken_by_a_plugin_is_a_plugin_error(tmp_path):
     settings = Settings.from_env({"SYNAXIS_CONFIG": str(path)})
     with pytest.raises(PluginError, match="ollama"):
         collect_extensions(get_plugin_manager(None, installed=False, extra=[Plugin()]), settings)
+
+
+def test_reasoning_deployments_get_the_think_tag_stripper(tmp_path):
+    from synaxis_core.postprocess.base import PostProcessContext
+    from synaxis_core.postprocess.pipeline import process_response, select
+
+    path = write(tmp_path, GOOD)
+    settings = Settings.from_env({"SYNAXIS_CONFIG": str(path)})
+    ext = collect_extensions(get_plugin_manager("", installed=False), settings)
+    qwen = ext.models["qwen-local"][1]
+    gemma = ext.models["gemma-ollama"][1]
+    assert [p.name for p in select(ext.postprocessors, qwen)] == ["think-tags-config"]
+    assert [p.name for p in select(ext.postprocessors, gemma)] == []
+    response = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "<think>hmm</think>Hi"}}]}
+    message = process_response(select(ext.postprocessors, qwen), response, PostProcessContext(model=qwen))["choices"][0]["message"]
+    assert message["content"] == "Hi" and message["reasoning_content"] == "hmm"
