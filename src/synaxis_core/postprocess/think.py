@@ -37,6 +37,15 @@ from typing import Any, Callable
 from synaxis_core.postprocess.base import PostProcessContext, ReasoningMode, StreamProcessor
 from synaxis_core.types import ModelSpec
 
+OPENING_TAG_IN_TEMPLATE = re.compile(r"thinking-2507|qwq", re.IGNORECASE)
+"""Upstream ids of models whose chat template supplies ``<think>`` (Qwen3 Thinking-2507,
+QwQ): they answer ``reasoning</think>answer``."""
+
+
+def template_supplies_open_tag(spec: ModelSpec) -> bool:
+    """The ``close_only`` predicate the bundled provider plugins register."""
+    return OPENING_TAG_IN_TEMPLATE.search(spec.upstream_id) is not None
+
 _NAMES = ("think", "thinking", "reasoning")
 _FLAGS = re.IGNORECASE | re.ASCII
 _REASONING_KEYS = ("reasoning_content", "reasoning")

@@ -17,8 +17,6 @@ multi-process tests, which drive it over the HTTP control API (`fake_control`).
 
 from __future__ import annotations
 
-import re
-
 import asyncio
 import itertools
 import threading
@@ -27,6 +25,8 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
+
+from synaxis_core.postprocess.think import OPENING_TAG_IN_TEMPLATE
 
 from . import fake_control
 from .fake_behavior import (
@@ -65,7 +65,6 @@ _REJECTING_KINDS = {"error": error_for, "stream_error": error_for, "rate_limit":
 
 # Models whose chat template supplies the opening <think>: like the real ones, they
 # always answer "reasoning</think>answer" unless a test scripts something else.
-_CLOSE_ONLY_MODELS = re.compile(r"thinking-2507|qwq", re.IGNORECASE)
 CLOSE_ONLY = Behavior(kind="think_close_only")
 
 
@@ -181,7 +180,7 @@ class FakeUpstream(BackgroundServer):
         with self._lock:
             queue = self._behaviors.get(model)
             if not queue:
-                return CLOSE_ONLY if _CLOSE_ONLY_MODELS.search(model) else OK
+                return CLOSE_ONLY if OPENING_TAG_IN_TEMPLATE.search(model) else OK
             return queue.pop(0) if len(queue) > 1 else queue[0]
 
     # --- request handling ----------------------------------------------------------

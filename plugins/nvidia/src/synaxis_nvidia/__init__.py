@@ -5,9 +5,9 @@ provider and a think-tag stripper for its reasoning models.
 """
 
 from synaxis_core import hookimpl
-from synaxis_core.postprocess.think import ThinkTagStripper
+from synaxis_core.postprocess.think import ThinkTagStripper, template_supplies_open_tag
 from synaxis_nvidia.models import NVIDIA_MODELS
-from synaxis_nvidia.provider import NvidiaProvider, close_only, emits_reasoning
+from synaxis_nvidia.provider import NvidiaProvider, emits_reasoning
 
 __all__ = ["NVIDIA_MODELS", "NvidiaProvider"]
 
@@ -21,4 +21,4 @@ def register_providers(register, settings):
 @hookimpl
 def register_postprocessors(register, settings):
     """Move NVIDIA reasoning (``reasoning_content`` or ``<think>`` tags) out of content."""
-    register(ThinkTagStripper(name="think-tags-nvidia", applies=emits_reasoning, close_only=close_only))
+    register(ThinkTagStripper(name="think-tags-nvidia", applies=emits_reasoning, close_only=template_supplies_open_tag))

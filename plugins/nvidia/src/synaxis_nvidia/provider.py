@@ -19,12 +19,6 @@ def emits_reasoning(spec: ModelSpec) -> bool:
     return spec.id.endswith("-nvidia") and spec.reasoning
 
 
-def close_only(spec: ModelSpec) -> bool:
-    """Templates that supply the opening tag: Qwen3 Thinking-2507 and QwQ."""
-    upstream = spec.upstream_id.lower()
-    return "thinking-2507" in upstream or "qwq" in upstream
-
-
 class NvidiaProvider(OpenAICompatibleProvider):
     """NVIDIA NIM: the current chat models from models.dev (free tier ~40 requests/min)."""
 

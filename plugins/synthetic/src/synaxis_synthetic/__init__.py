@@ -7,9 +7,9 @@ the provider, a think-tag stripper for its reasoning models and the language mon
 
 from synaxis_core import hookimpl
 from synaxis_core.postprocess.language import LanguageMonitor
-from synaxis_core.postprocess.think import ThinkTagStripper
+from synaxis_core.postprocess.think import ThinkTagStripper, template_supplies_open_tag
 from synaxis_synthetic.models import SYNTHETIC_MODELS
-from synaxis_synthetic.provider import SyntheticProvider, close_only, emits_think_tags
+from synaxis_synthetic.provider import SyntheticProvider, emits_think_tags
 
 __all__ = ["SYNTHETIC_MODELS", "SyntheticProvider"]
 
@@ -23,7 +23,7 @@ def register_providers(register, settings):
 @hookimpl
 def register_postprocessors(register, settings):
     """Strip ``<think>`` reasoning from Synthetic models; watch configured models' language."""
-    register(ThinkTagStripper(name="think-tags-synthetic", applies=emits_think_tags, close_only=close_only))
+    register(ThinkTagStripper(name="think-tags-synthetic", applies=emits_think_tags, close_only=template_supplies_open_tag))
     patterns = tuple(settings.language_monitor_models)
     register(
         LanguageMonitor(

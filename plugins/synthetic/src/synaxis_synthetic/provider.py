@@ -43,12 +43,6 @@ def emits_think_tags(spec: ModelSpec) -> bool:
     return spec.id.endswith("-syn") and (spec.reasoning or spec.id in THINK_TAG_MODELS)
 
 
-def close_only(spec: ModelSpec) -> bool:
-    """Templates that supply the opening tag: Qwen3 Thinking-2507 and QwQ."""
-    upstream = spec.upstream_id.lower()
-    return "thinking-2507" in upstream or "qwq" in upstream
-
-
 class SyntheticProvider(OpenAICompatibleProvider):
     """synthetic.new: 14 ``hf:`` models, the three reasoning ones premium."""
 

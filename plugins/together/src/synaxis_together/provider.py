@@ -28,12 +28,6 @@ def emits_reasoning(spec: ModelSpec) -> bool:
     return spec.id.endswith("-together") and spec.reasoning
 
 
-def close_only(spec: ModelSpec) -> bool:
-    """Templates that supply the opening tag: Qwen3 Thinking-2507 and QwQ."""
-    upstream = spec.upstream_id.lower()
-    return "thinking-2507" in upstream or "qwq" in upstream
-
-
 def _fix_finish_reasons(choices: Any) -> None:
     if isinstance(choices, list):
         for choice in choices:
