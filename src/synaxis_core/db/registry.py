@@ -33,13 +33,24 @@ MODEL_FIELDS = (
 )
 
 
+INHERITED = ("input_price", "output_price", "cache_read_price", "context_window", "max_output")
+"""Columns a deployment takes from its global model when it has no value of its own."""
+
+
+def effective(row: ProviderModel, global_model: GlobalModel | None, name: str) -> Any:
+    """The deployment's own value of ``name``, else its global model's (the fallback)."""
+    value = getattr(row, name)
+    if value is None and global_model is not None:
+        value = getattr(global_model, name)
+    return value
+
+
 def model_view(row: ProviderModel, global_model: GlobalModel | None) -> dict[str, Any]:
     """One deployment with effective values: its own price, else its global model's."""
     view = {name: getattr(row, name) for name in MODEL_FIELDS}
-    if global_model is not None:
-        for name in ("input_price", "output_price", "context_window", "max_output"):
-            if view[name] is None:
-                view[name] = getattr(global_model, name)
+    for name in INHERITED:
+        if name in view:
+            view[name] = effective(row, global_model, name)
     if view["last_seen_at"] is not None:
         view["last_seen_at"] = view["last_seen_at"].isoformat()
     return view

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from synaxis_core.db.models import GlobalModel, ProviderModel
+from synaxis_core.db.registry import effective
 from synaxis_core.plugins import Extensions
 from synaxis_core.postprocess.base import PostProcessor
 from synaxis_core.postprocess.pipeline import select as select_postprocessors
@@ -107,11 +108,8 @@ class RoutingTable:
 
 
 def _spec(row: ProviderModel, global_model: GlobalModel | None, base: ModelSpec | None) -> ModelSpec:
-    def pick(name: str, global_name: str | None = None) -> Any:
-        value = getattr(row, name)
-        if value is None and global_model is not None:
-            value = getattr(global_model, global_name or name)
-        return value
+    def pick(name: str) -> Any:
+        return effective(row, global_model, name)
 
     return ModelSpec(
         id=row.id,
