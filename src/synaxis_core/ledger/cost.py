@@ -35,9 +35,14 @@ def cost_usd(
 
 def estimate_tokens(text: str) -> int:
     """About one token per four characters; at least 1 for non-empty text, 0 for empty."""
-    if not text:
+    return tokens_for_chars(len(text))
+
+
+def tokens_for_chars(chars: int) -> int:
+    """``estimate_tokens`` for a text of ``chars`` characters (no text needed)."""
+    if chars <= 0:
         return 0
-    return max(1, math.ceil(len(text) / CHARS_PER_TOKEN))
+    return max(1, math.ceil(chars / CHARS_PER_TOKEN))
 
 
 def _message_text(message: dict[str, Any]) -> str:

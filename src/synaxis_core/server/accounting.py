@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from synaxis_core.ledger.cost import cost_usd, estimate_tokens
+from synaxis_core.ledger.cost import cost_usd, tokens_for_chars
 from synaxis_core.ledger.writer import UsageEntry
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ async def account(gateway: Gateway, record: RequestRecord, status: str, http_sta
         if prompt is None:
             prompt = record.estimated_prompt_tokens
         if completion is None:
-            completion = estimate_tokens("x" * record.output_chars) if record.output_chars else 0
+            completion = tokens_for_chars(record.output_chars)
     prompt, completion = prompt or 0, completion or 0
     cost = 0.0
     if d is not None and (prompt or completion):
