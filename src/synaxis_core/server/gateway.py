@@ -7,7 +7,6 @@ and when the registry or the keys change (polled once a second, off the request 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import logging
 from typing import Any
@@ -193,7 +192,7 @@ class Gateway:
                 "Missing API key: send `Authorization: Bearer <key>` "
                 "(create one with `synaxis keys create --tenant NAME`)"
             )
-        tenant = self.auth.keys.get(hashlib.sha256(key.encode()).hexdigest())
+        tenant = self.auth.authenticate(key)
         if tenant is None:
             raise AuthenticationError("Invalid API key")
         return tenant
@@ -204,7 +203,7 @@ class Gateway:
             raise AuthenticationError("Missing admin key: send `Authorization: Bearer $SYNAXIS_ADMIN_KEY`")
         if self._admin_key is not None and hmac.compare_digest(key.encode(), self._admin_key):
             return
-        if hashlib.sha256(key.encode()).hexdigest() in self.auth.keys:
+        if self.auth.authenticate(key) is not None:
             raise PermissionDenied("This key belongs to a tenant; the admin routes need SYNAXIS_ADMIN_KEY")
         if self._admin_key is None:
             raise PermissionDenied("The admin routes are off: set SYNAXIS_ADMIN_KEY to use them")
