@@ -6,16 +6,17 @@ import gc
 import logging
 import sys
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from litestar import Litestar, Request
 from litestar.openapi import OpenAPIConfig
+from litestar.types import Receive, Scope, Send
 
 from synaxis_core import __version__
-from synaxis_core.errors import InvalidRequest
 from synaxis_core.plugins import Extensions, load_extensions
 from synaxis_core.server.admin import AdminController
-from synaxis_core.server.chat import chat_completions
+from synaxis_core.server.asgi import check_header_size
+from synaxis_core.server.chat import CHAT_PATH, ChatEndpoint, chat_completions
 from synaxis_core.server.demo import start_fake_upstream, wants_demo
 from synaxis_core.server.errors import EXCEPTION_HANDLERS
 from synaxis_core.server.gateway import Gateway
@@ -25,21 +26,28 @@ from synaxis_core.tenants.service import create_key
 
 log = logging.getLogger("synaxis.server")
 
-MAX_HEADER_BYTES = 64 * 1024
-"""Request headers above this get 431 (the HTTP parser itself sets no limit)."""
-
 
 async def limit_headers(request: Request) -> None:
     """Refuse oversized header blocks with an OpenAI-shaped 431 before any work is done.
 
     ``async`` on purpose: Litestar runs a sync hook in a thread pool (~30 µs a request).
     """
-    if sum(len(name) + len(value) for name, value in request.scope["headers"]) > MAX_HEADER_BYTES:
-        raise InvalidRequest(
-            f"The request headers are larger than {MAX_HEADER_BYTES // 1024} KiB",
-            status=431,
-            code="request_header_fields_too_large",
-        )
+    check_header_size(request.scope["headers"])
+
+
+class GatewayApp(Litestar):
+    """The Litestar app, with ``POST /v1/chat/completions`` sent straight to ``chat``
+    (a plain ASGI app: see ``server.asgi``) without Litestar's routing and hooks."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.chat = ChatEndpoint(self.state)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == CHAT_PATH and scope["method"] == "POST":
+            await self.chat(scope, receive, send)  # type: ignore[arg-type]
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -47,7 +55,7 @@ def create_app(
     *,
     ext: Extensions | None = None,
     gateway: Gateway | None = None,
-) -> Litestar:
+) -> GatewayApp:
     """A gateway app. Its lifespan opens the ``Gateway`` (unless one is given) and closes it.
 
     With no provider key configured the app runs in demo mode (see ``server.demo``):
@@ -83,7 +91,7 @@ def create_app(
             if fake is not None:
                 await fake.astop()
 
-    return Litestar(
+    return GatewayApp(
         route_handlers=[chat_completions, list_models, own_usage, health, metrics, AdminController],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_request=limit_headers,

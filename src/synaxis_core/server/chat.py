@@ -2,19 +2,25 @@
 
 Decode once, authenticate from memory, check the tenant's limits, plan, call with
 failover, post-process, account. No database query and no blocking call happen here.
+
+``ChatEndpoint`` is a plain ASGI app (see ``server.asgi`` for why): ``GatewayApp``
+sends ``POST /v1/chat/completions`` straight to it, and the Litestar route of the same
+path (which documents it in ``/schema`` and answers other methods with 405) hands the
+request to it as well.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from typing import Any, AsyncIterator
 
 import msgspec
-from litestar import Request, Response, post
-from litestar.exceptions import HTTPException
-from litestar.response import Stream
+from litestar import Request, post
+from litestar.datastructures import State
+from litestar.types import ASGIApp
 
 from synaxis_core.errors import InvalidRequest, SynaxisError, UpstreamError
 from synaxis_core.ledger.cost import estimate_prompt_tokens
@@ -23,22 +29,39 @@ from synaxis_core.postprocess.pipeline import StreamPipeline, process_response
 from synaxis_core.routing.scoring import RouteRequest
 from synaxis_core.routing.table import Deployment
 from synaxis_core.server.accounting import RequestRecord, account
+from synaxis_core.server.asgi import (
+    ClientDisconnected,
+    RawHeaders,
+    Receive,
+    Scope,
+    Send,
+    check_header_size,
+    read_body,
+    send_bytes,
+    send_stream,
+)
+from synaxis_core.server.errors import INTERNAL_ERROR, error_headers
 from synaxis_core.server.gateway import Gateway
 from synaxis_core.server.openapi import ChatCompletionOperation
 from synaxis_core.server.request import decode_chat_request
 from synaxis_core.tenants import TenantInfo
 
+log = logging.getLogger("synaxis.server")
+CHAT_PATH = "/v1/chat/completions"
 DEFAULT_OUTPUT_ESTIMATE = 256
 REASONING_MODES = ("separate", "strip", "keep")
 _encode = msgspec.json.encode
 _DONE = b"data: [DONE]\n\n"
+_JSON = (b"content-type", b"application/json")
+_SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
 
 
-def _headers(d: Deployment, record: RequestRecord, gateway: Gateway) -> dict[str, str]:
-    headers = {"x-synaxis-provider": d.provider_name, "x-synaxis-model": d.id,
-               "x-synaxis-attempts": str(record.attempts), "x-synaxis-request-id": record.request_id}
+def _headers(d: Deployment, record: RequestRecord, gateway: Gateway) -> RawHeaders:
+    headers = [(b"x-synaxis-provider", d.provider_name.encode()), (b"x-synaxis-model", d.id.encode()),
+               (b"x-synaxis-attempts", str(record.attempts).encode()),
+               (b"x-synaxis-request-id", record.request_id.encode())]
     if gateway.demo:
-        headers["x-synaxis-demo"] = "true"
+        headers.append((b"x-synaxis-demo", b"true"))
     return headers
 
 
@@ -62,24 +85,61 @@ def _check_content_type(value: str | None) -> None:
             )
 
 
+def _request_headers(raw: RawHeaders) -> dict[str, str]:
+    """The request headers the route reads (names are lower case in ASGI)."""
+    check_header_size(raw)
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in raw if name in _READ}
+
+
+_READ = frozenset((b"authorization", b"content-type", b"content-length", b"x-synaxis-reasoning"))
+
+
+class ChatEndpoint:
+    """The ASGI app of ``POST /v1/chat/completions`` (OpenAI-compatible, streaming or not).
+
+    Every failure is answered in the OpenAI error shape (``server.errors``); the gateway
+    is ``state.gateway``, set when the app's lifespan has opened it.
+    """
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await _serve(self.state.gateway, scope, receive, send)
+        except ClientDisconnected:
+            return
+        except SynaxisError as exc:
+            headers = [(k.encode(), v.encode()) for k, v in error_headers(exc).items()]
+            await send_bytes(send, exc.status, [_JSON, *headers], _encode(exc.to_dict()))
+        except Exception:
+            log.exception("unexpected error on POST %s", CHAT_PATH)
+            await send_bytes(send, 500, [_JSON], _encode(INTERNAL_ERROR))
+
+
 @post(
-    "/v1/chat/completions",
+    CHAT_PATH,
     status_code=200,
     operation_id="createChatCompletion",
     tags=["OpenAI"],
     summary="Create a chat completion",
     operation_class=ChatCompletionOperation,  # the body is read raw: describe it for /schema
 )
-async def chat_completions(request: Request) -> Response[bytes] | Stream:
+async def chat_completions(request: Request) -> ASGIApp:
     """OpenAI-compatible chat completions, streaming (SSE) or not."""
-    gateway: Gateway = request.app.state.gateway
-    headers = request.headers
+    return request.app.chat  # type: ignore[attr-defined, no-any-return]  # GatewayApp.chat
+
+
+async def _serve(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
+    headers = _request_headers(scope["headers"])
     tenant = gateway.authenticate(headers.get("authorization"))
     try:
         _check_content_type(headers.get("content-type"))
-        chat = decode_chat_request(await request.body())
+        length = headers.get("content-length")
+        raw = await read_body(receive, gateway.settings.max_body_bytes, int(length) if length and length.isdigit() else None)
+        chat = decode_chat_request(raw)
         mode = _reasoning_mode(headers.get("x-synaxis-reasoning"), gateway.settings.reasoning_mode)
-    except (SynaxisError, HTTPException) as exc:  # an unreadable request is still one ledger row
+    except SynaxisError as exc:  # an unreadable request is still one ledger row
         await _account_rejected(gateway, tenant, exc)
         raise
     estimated_in = estimate_prompt_tokens(chat.messages)
@@ -106,7 +166,8 @@ async def chat_completions(request: Request) -> Response[bytes] | Stream:
             _count_failover(gateway, d, failed)
             context.model = d.spec
             events = _events(gateway, record, first, rest, d, context, chat.include_usage)
-            return Stream(events, media_type="text/event-stream", headers={**_headers(d, record, gateway), "cache-control": "no-cache"})
+            await send_stream(send, receive, [*_SSE, *_headers(d, record, gateway)], events)
+            return
         response, d, failed = await gateway.router.complete(chat.body, plan, route, deadline)
     except SynaxisError as exc:
         record.attempts = len(getattr(exc, "attempts", ()) or ())
@@ -125,16 +186,16 @@ async def chat_completions(request: Request) -> Response[bytes] | Stream:
     if record.completion_tokens is None:
         record.output_chars = sum(len(str((c.get("message") or {}).get("content") or "")) for c in response.get("choices") or [])
     await account(gateway, record, "ok", 200)
-    return Response(_encode(response), media_type="application/json", headers=_headers(d, record, gateway))
+    await send_bytes(send, 200, [_JSON, *_headers(d, record, gateway)], _encode(response))
 
 
-async def _account_rejected(gateway: Gateway, tenant: TenantInfo, exc: SynaxisError | HTTPException) -> None:
+async def _account_rejected(gateway: Gateway, tenant: TenantInfo, exc: SynaxisError) -> None:
     """The ledger row of a request whose body or headers could not be used (no model)."""
     record = RequestRecord(
         request_id=uuid.uuid4().hex, tenant=tenant, requested_model=None, estimated_prompt_tokens=0, stream=False
     )
-    exc.request_id = record.request_id  # type: ignore[union-attr]  # -> x-synaxis-request-id
-    await account(gateway, record, "error", exc.status if isinstance(exc, SynaxisError) else exc.status_code)
+    exc.request_id = record.request_id  # type: ignore[attr-defined]  # -> x-synaxis-request-id
+    await account(gateway, record, "error", exc.status)
 
 
 def _count_failover(gateway: Gateway, d: Deployment, failed: list[Any]) -> None:

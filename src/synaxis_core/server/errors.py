@@ -28,14 +28,19 @@ def error_response(status: int, body: dict[str, Any], headers: dict[str, str] | 
     )
 
 
-def synaxis_error_handler(_: Request, exc: SynaxisError) -> Response[bytes]:
+def error_headers(exc: SynaxisError) -> dict[str, str]:
+    """``Retry-After`` of a rate limit, and the request id the chat route gave the error."""
     headers: dict[str, str] = {}
     if isinstance(exc, RateLimitExceeded) and exc.retry_after is not None:
         headers["retry-after"] = str(max(1, round(exc.retry_after)))
     request_id = getattr(exc, "request_id", None)  # set by the chat route: the request's ledger row
     if request_id:
         headers["x-synaxis-request-id"] = request_id
-    return error_response(exc.status, exc.to_dict(), headers or None)
+    return headers
+
+
+def synaxis_error_handler(_: Request, exc: SynaxisError) -> Response[bytes]:
+    return error_response(exc.status, exc.to_dict(), error_headers(exc) or None)
 
 
 def http_error_handler(request: Request, exc: HTTPException) -> Response[bytes]:
@@ -49,9 +54,12 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response[bytes]:
     return error_response(status, body, {k: v for k, v in (exc.headers or {}).items()} or None)
 
 
+INTERNAL_ERROR = error_body("Internal error in the gateway", "server_error", "internal_error")
+
+
 def unexpected_error_handler(request: Request, exc: Exception) -> Response[bytes]:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, error_body("Internal error in the gateway", "server_error", "internal_error"))
+    return error_response(500, INTERNAL_ERROR)
 
 
 EXCEPTION_HANDLERS = {

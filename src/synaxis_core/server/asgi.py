@@ -1,0 +1,107 @@
+"""Plain ASGI for the hot path: read a request, write a response, relay a stream.
+
+``POST /v1/chat/completions`` is served by an ASGI app of its own (``server.chat``),
+not by a Litestar handler: measured on this machine, Litestar's request and response
+objects, hooks and routing cost 57 µs of CPU per request (a pass-through proxy used
+144 µs per request as a Litestar handler, 87 µs as a plain ASGI app), a third of the
+whole budget of a request. Every other route stays in Litestar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable
+
+from synaxis_core.errors import InvalidRequest
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+RawHeaders = list[tuple[bytes, bytes]]
+
+MAX_HEADER_BYTES = 64 * 1024
+"""Request headers above this get 431 (the HTTP parser itself sets no limit)."""
+
+
+class ClientDisconnected(Exception):
+    """The client went away before its request body arrived."""
+
+
+def check_header_size(raw: Iterable[tuple[bytes, bytes]]) -> None:
+    """Refuse an oversized header block with an OpenAI-shaped 431."""
+    if sum(len(name) + len(value) for name, value in raw) > MAX_HEADER_BYTES:
+        raise InvalidRequest(
+            f"The request headers are larger than {MAX_HEADER_BYTES // 1024} KiB",
+            status=431,
+            code="request_header_fields_too_large",
+        )
+
+
+def too_large(limit: int) -> InvalidRequest:
+    return InvalidRequest(
+        f"The request body is larger than the gateway's limit of {limit:,} bytes",
+        status=413,
+        code="request_too_large",
+    )
+
+
+async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes:
+    """The whole request body, at most ``limit`` bytes (413 beyond, before reading it
+    all when ``Content-Length`` already says so)."""
+    if declared is not None and declared > limit:
+        raise too_large(limit)
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):  # the usual case: one message
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        if len(body) > limit:
+            raise too_large(limit)
+        return body
+    parts, size = [body], len(body)
+    while True:
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        if size > limit:
+            raise too_large(limit)
+        if not message.get("more_body", False):
+            return b"".join(parts)
+        message = await receive()
+        part = message.get("body", b"")
+        parts.append(part)
+        size += len(part)
+
+
+async def send_bytes(send: Send, status: int, headers: RawHeaders, body: bytes) -> None:
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_stream(send: Send, receive: Receive, headers: RawHeaders, events: AsyncIterator[bytes]) -> None:
+    """Relay ``events`` as they come; a client that goes away cancels the relay (the
+    events' own ``finally`` sees ``CancelledError``), as Litestar's streams do."""
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    relay = asyncio.ensure_future(_relay(send, events))
+    watch = asyncio.ensure_future(_disconnect(receive))
+    try:
+        await asyncio.wait((relay, watch), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        if not relay.done():
+            relay.cancel()
+            await asyncio.wait((relay,))  # let the events' cleanup run (the ledger row)
+    if not relay.cancelled():
+        relay.result()  # a failure of the relay itself
+
+
+async def _relay(send: Send, events: AsyncIterator[bytes]) -> None:
+    async for event in events:
+        await send({"type": "http.response.body", "body": event, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
