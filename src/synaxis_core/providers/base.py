@@ -37,6 +37,7 @@ from synaxis_core.providers.http import (
     DirectResponse,
     TransportChoice,
     create_client,
+    direct_timeout,
     direct_send,
     read_capped,
     timeout_for,
@@ -107,6 +108,7 @@ class OpenAICompatibleProvider:
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._urls: dict[str, httpx.URL] = {}  # parsed once: saves ~12 us per request
         self._base_headers: dict[str, str] = {}
+        self._timeouts: dict[float, Any] = {}  # aiohttp timeouts by seconds, built once
 
     @property
     def api_key(self) -> SecretStr | None:
@@ -293,12 +295,12 @@ class OpenAICompatibleProvider:
             headers["accept"] = "text/event-stream"
         target = self.base_url + path
         direct_headers = {**self._base_headers, **headers}
-        connect_s = min(self.settings.connect_timeout_s, timeout_s)
+        timeout = self._timeouts.get(timeout_s)
+        if timeout is None:
+            timeout = self._timeouts[timeout_s] = direct_timeout(min(self.settings.connect_timeout_s, timeout_s), timeout_s)
 
         async def send() -> httpx.Response | DirectResponse:
-            response = await direct_send(
-                client, method, target, content, direct_headers, connect_s=connect_s, read_s=timeout_s, stream=stream
-            )
+            response = await direct_send(client, method, target, content, direct_headers, timeout=timeout, stream=stream)
             if response is None:  # a transport without an aiohttp session (httpx's own, a mock)
                 url = self._urls.get(target) or self._urls.setdefault(target, httpx.URL(target))
                 request = client.build_request(

@@ -135,28 +135,24 @@ async def direct_send(
     content: bytes | None,
     headers: Mapping[str, str],
     *,
-    connect_s: float,
-    read_s: float,
+    timeout: Any,
     stream: bool,
 ) -> DirectResponse | None:
-    """Send on the aiohttp session behind ``client``; None when ``client`` is not on it."""
-    from aiohttp import ClientSession, ClientTimeout
-    from httpx_aiohttp.transport import AiohttpTransport, map_aiohttp_exceptions
+    """Send on the aiohttp session behind ``client``; None when ``client`` is not on it.
 
+    ``timeout`` is an ``aiohttp.ClientTimeout`` (``direct_timeout``). aiohttp's errors
+    are mapped to httpx's (``map_aiohttp_exceptions``) on the way out.
+    """
+    session_type, transport_type = _AIOHTTP or _aiohttp_types()
     transport = getattr(client, "_transport", None)
-    if type(transport) is not AiohttpTransport:
+    if type(transport) is not transport_type:
         return None
     session = transport.client
-    if not isinstance(session, ClientSession):
+    if not isinstance(session, session_type):
         session = transport.client = transport.get_client()
-    with map_aiohttp_exceptions():
+    try:  # the context manager only when something failed: it costs ~2 µs a call
         response = await session.request(
-            method,
-            url,
-            data=content,
-            headers=headers,
-            allow_redirects=False,
-            timeout=ClientTimeout(sock_connect=connect_s, sock_read=read_s),
+            method, url, data=content, headers=headers, allow_redirects=False, timeout=timeout
         )
         if stream:
             return DirectResponse(response)
@@ -164,4 +160,31 @@ async def direct_send(
             body = await response.read()
         finally:
             response.release()
+    except Exception:
+        from httpx_aiohttp.transport import map_aiohttp_exceptions
+
+        with map_aiohttp_exceptions():
+            raise
     return DirectResponse(response, body)
+
+
+_AIOHTTP: tuple[type, type] | None = None
+
+
+def _aiohttp_types() -> tuple[type, type]:
+    """aiohttp's session and httpx-aiohttp's transport classes, imported on first use
+    (not at import time: the CLI does not need aiohttp) and then kept (an import
+    statement in the hot path costs ~1 µs)."""
+    global _AIOHTTP
+    from aiohttp import ClientSession
+    from httpx_aiohttp.transport import AiohttpTransport
+
+    _AIOHTTP = (ClientSession, AiohttpTransport)
+    return _AIOHTTP
+
+
+def direct_timeout(connect_s: float, read_s: float) -> Any:
+    """The ``aiohttp.ClientTimeout`` of a ``direct_send`` (cache it: ~2 µs to build)."""
+    from aiohttp import ClientTimeout
+
+    return ClientTimeout(sock_connect=connect_s, sock_read=read_s)
