@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from typing import Any, AsyncIterator
 
 import msgspec
@@ -28,7 +27,7 @@ from synaxis_core.postprocess.base import PostProcessContext
 from synaxis_core.postprocess.pipeline import StreamPipeline, process_response
 from synaxis_core.routing.scoring import RouteRequest
 from synaxis_core.routing.table import Deployment
-from synaxis_core.server.accounting import RequestRecord, account
+from synaxis_core.server.accounting import RequestRecord, account, new_request_id
 from synaxis_core.server.asgi import (
     ClientDisconnected,
     RawHeaders,
@@ -145,7 +144,7 @@ async def _serve(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -
     estimated_in = estimate_prompt_tokens(chat.messages)
     estimated_out = chat.max_output or DEFAULT_OUTPUT_ESTIMATE
     record = RequestRecord(
-        request_id=uuid.uuid4().hex, tenant=tenant, requested_model=chat.model,
+        request_id=new_request_id(), tenant=tenant, requested_model=chat.model,
         estimated_prompt_tokens=estimated_in, stream=chat.stream,
     )
     route = RouteRequest(
@@ -192,7 +191,7 @@ async def _serve(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -
 async def _account_rejected(gateway: Gateway, tenant: TenantInfo, exc: SynaxisError) -> None:
     """The ledger row of a request whose body or headers could not be used (no model)."""
     record = RequestRecord(
-        request_id=uuid.uuid4().hex, tenant=tenant, requested_model=None, estimated_prompt_tokens=0, stream=False
+        request_id=new_request_id(), tenant=tenant, requested_model=None, estimated_prompt_tokens=0, stream=False
     )
     exc.request_id = record.request_id  # type: ignore[attr-defined]  # -> x-synaxis-request-id
     await account(gateway, record, "error", exc.status)
