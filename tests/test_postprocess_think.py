@@ -183,10 +183,30 @@ def test_choices_have_separate_state() -> None:
     assert state.flush_choice(0) == {}
 
 
+def test_deltas_with_tags_keep_their_shape() -> None:
+    state = make_stripper().stream_state(ctx())
+    sent = [state.feed(0, {"content": c}) for c in ("A<think>b", "c</think>\n", " \u3000D<b>", "E<thinking>f")]
+    assert [list(d.items()) for d in sent] == [
+        [("content", "A"), ("reasoning_content", "b"), ("reasoning", "b")],
+        [("reasoning_content", "c"), ("reasoning", "c"), ("content", "")],
+        [("content", "D<b>")],
+        [("content", "E"), ("reasoning_content", "f"), ("reasoning", "f")],
+    ]
+    strip = make_stripper().stream_state(ctx(mode="strip"))
+    assert [strip.feed(0, {"content": c}) for c in ("<think>a", "b</think>c")] == [{"content": ""}, {"content": "c"}]
+
+
+def test_letter_case_is_ascii_only() -> None:
+    text = "<thin\u212a>x</thin\u212a>y"  # KELVIN SIGN: lower() makes it a "k", but it is none
+    assert make_stripper().process_message(message(text), ctx())["content"] == text
+    assert stream_text(["<thin", "\u212a>x</thin\u212a", ">y"]) == (text, "")
+
+
 # -- property: streaming gives exactly what the whole-message path gives ------------
 
 FRAGMENTS = ["<think>", "</think>", "<THINK>", "<Thinking>", "</thinking>", "<reasoning>", "</REASONING>",
-             "<", "</", ">", "<th", "ink>", "</th", "\n", " ", "\t", "a", "Answer.", "\u212a", "\u0130"]
+             "<", "</", ">", "<th", "ink>", "</th", "\n", " ", "\t", "\u3000", "a", "Answer.", "<b>", "\u212a",
+             "\u0130"]
 texts = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=8), max_size=25).map("".join)
 
 
@@ -211,6 +231,21 @@ def test_streamed_equals_non_streamed_for_any_chunking(case: tuple[str, list[str
         assert content == text
     if mode == "strip":
         assert reasoning == "" and "reasoning" not in whole
+
+
+@settings(max_examples=300, deadline=None)
+@given(text_and_cuts(), st.sampled_from(("separate", "strip")), st.booleans())
+def test_bare_content_deltas_take_a_shortcut_to_the_same_deltas(
+    case: tuple[str, list[str]], mode: str, close_only: bool
+) -> None:
+    """``{"content": ...}`` alone has a fast path; with a null field it takes the general one."""
+    _, chunks = case
+    model = QWEN if close_only else R1
+    bare, general = (make_stripper().stream_state(ctx(model, mode)) for _ in range(2))
+    for chunk in chunks:
+        expected = general.feed(0, {"content": chunk, "reasoning_content": None})
+        assert list(bare.feed(0, {"content": chunk}).items()) == list(expected.items())
+    assert bare.flush() == general.flush()
 
 
 @settings(max_examples=200, deadline=None)

@@ -25,6 +25,9 @@ the start of that tag. Its rules:
 * Anywhere else a stray closing tag is ordinary text: an answer that was already
   sent cannot be recalled, and the whole-message path does the same.
 
+A streamed content delta without ``<`` while nothing is held back skips the machine:
+it is all answer or all reasoning (the fast path; see ``bench/think_stripper.py``).
+
 ``context.reasoning_mode``: ``separate`` (default) puts the reasoning in both
 ``reasoning_content`` and ``reasoning``; ``strip`` drops it; ``keep`` changes nothing.
 """
@@ -63,11 +66,13 @@ class _Expect:
         self.longest = max(map(len, tags))
 
 
-_ALT = "|".join(_NAMES)
-_OPEN = _Expect(f"<({_ALT})>", [f"<{n}>" for n in _NAMES])
-_CLOSE = {n: _Expect(f"</{n}>", [f"</{n}>"]) for n in _NAMES}
-_CLOSE_ANY = _Expect(f"</(?:{_ALT})>", [f"</{n}>" for n in _NAMES])
-_START = _Expect(f"<(/?)({_ALT})>", [f"<{n}>" for n in _NAMES] + [f"</{n}>" for n in _NAMES])
+_NAME_GROUPS = "|".join(f"({n})" for n in _NAMES)
+"""One group per name, so ``match.lastindex`` tells which name matched (no ``.lower()``)."""
+_OPEN = _Expect(f"<(?:{_NAME_GROUPS})>", [f"<{n}>" for n in _NAMES])
+_SPACES = r"(?u:\s*)"  # the whitespace after a closing tag goes with it (Unicode, like _NON_SPACE)
+_CLOSE = [_Expect(f"</{n}>{_SPACES}", [f"</{n}>"]) for n in _NAMES]  # _CLOSE[i] closes _NAMES[i]
+_CLOSE_ANY = _Expect(f"</(?:{'|'.join(_NAMES)})>{_SPACES}", [f"</{n}>" for n in _NAMES])
+_START = _Expect(f"<(/?)(?:{_NAME_GROUPS})>", [f"<{n}>" for n in _NAMES] + [f"</{n}>" for n in _NAMES])
 
 _NON_SPACE = re.compile(r"\S")
 _BEGIN, _CONTENT, _REASONING, _TRIM = range(4)
@@ -93,8 +98,7 @@ class _Machine:
         come out whole as content or reasoning (the streaming fast path)."""
 
     def push(self, text: str, final: bool) -> tuple[str, str]:
-        content: list[str] = []
-        reasoning: list[str] = []
+        content = reasoning = ""  # mostly one or two pieces: += is cheaper than a list
         if self.buf:
             text, self.buf = self.buf + text, ""
         pos, end = 0, len(text)
@@ -102,23 +106,23 @@ class _Machine:
             state = self.state
             if state == _CONTENT or state == _REASONING:
                 expect = _OPEN if state == _CONTENT else self.close
-                out = content if state == _CONTENT else reasoning
-                start = text.find("<", pos)
-                match = expect.regex.search(text, start) if start >= 0 else None
-                if match is None:
-                    cut = text.rfind("<", pos) if start >= 0 else end
-                    tail = text[cut:]
-                    if tail and not final and len(tail) < expect.longest and tail.lower() in expect.prefixes:
-                        end = cut
-                        self.buf = tail
-                    out.append(text[pos:end])
-                    break
-                out.append(text[pos : match.start()])
-                pos = match.end()
-                if state == _CONTENT:
-                    self.state, self.close = _REASONING, _CLOSE[match.group(1).lower()]
+                lt = text.find("<", pos)  # no "<", no tag: the regex is skipped
+                match = expect.regex.search(text, lt) if lt >= 0 else None
+                if match is None:  # the rest, but for a possible start of the tag at its end
+                    cut = text.rfind("<", lt) if lt >= 0 else -1
+                    if cut >= 0 and not final and end - cut < expect.longest and text[cut:].lower() in expect.prefixes:
+                        self.buf, end = text[cut:], cut
+                    piece, pos = text[pos:end], end
                 else:
-                    self.state = _TRIM
+                    piece, pos = text[pos : match.start()], match.end()
+                if state == _CONTENT:
+                    content += piece
+                    if match:
+                        self.state, self.close = _REASONING, _CLOSE[match.lastindex - 1]
+                else:
+                    reasoning += piece
+                    if match:  # more whitespace to drop may follow
+                        self.state = _TRIM if pos == end else _CONTENT
             elif state == _TRIM:
                 found = _NON_SPACE.search(text, pos)
                 if found is None:
@@ -133,14 +137,14 @@ class _Machine:
                     if match.group(1):
                         self.state = _TRIM
                     else:
-                        self.state, self.close = _REASONING, _CLOSE[match.group(2).lower()]
+                        self.state, self.close = _REASONING, _CLOSE[match.lastindex - 2]  # 1: "/"
                 elif not final and (found is None or self._maybe_tag(text[first:])):
                     self.buf = text[pos:]
                     break
                 else:
                     self.state = _REASONING if self.close_only else _CONTENT
         self.clear = (self.state == _CONTENT or self.state == _REASONING) and not self.buf and not self.upstream
-        return "".join(content), "".join(reasoning)
+        return content, reasoning
 
     @staticmethod
     def _maybe_tag(text: str) -> bool:
@@ -193,13 +197,20 @@ class _ThinkStream:
         if machine is None:
             machine = self._choices[index] = _Machine(self._close_only)
         content = delta.get("content")
-        # Fast path (same result as below): a bare content delta without "<" while
-        # nothing is held back is all answer or all reasoning.
-        if len(delta) == 1 and content.__class__ is str and machine.clear and "<" not in content:
-            if machine.state == _CONTENT:
-                return delta
-            if content:
-                return {**_text_delta("", content, self._mode), "content": ""}
+        if len(delta) == 1 and content.__class__ is str:  # the usual delta: same result as below, faster
+            if machine.clear and "<" not in content:  # nothing held back: all answer or all reasoning
+                if machine.state == _CONTENT:
+                    return delta
+                text, reasoning = "", content
+            elif machine.upstream:  # the reasoning comes in its own field
+                text, reasoning = content, ""
+            else:
+                text, reasoning = machine.push(content, final=False)
+            if reasoning and self._mode == "separate":  # as _text_delta, keeping "content"
+                if text:
+                    return {"content": text, "reasoning_content": reasoning, "reasoning": reasoning}
+                return {"reasoning_content": reasoning, "reasoning": reasoning, "content": ""}
+            return {"content": text}
         if content is not None and not isinstance(content, str):
             return delta  # not text: nothing to parse
         out = {key: value for key, value in delta.items() if key not in _TEXT_KEYS}
