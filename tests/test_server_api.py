@@ -130,6 +130,11 @@ async def test_metrics_count_requests_and_attempts(h):
     text = (await h.client.get("/metrics")).text
     assert 'synaxis_requests_total{model="gpt-oss-120b",status="ok"} 1.0' in text
     assert 'synaxis_upstream_attempts_total{deployment="gpt-oss-120b-nvidia",outcome="ok",provider="nvidia"} 1.0' in text
+    assert 'synaxis_request_latency_seconds_count{stream="false"} 1.0' in text
+    assert 'synaxis_request_latency_seconds_bucket{le="+Inf",stream="false"} 1.0' in text
+    assert 'synaxis_request_latency_seconds_bucket{le="120.0",stream="false"} 1.0' in text
+    assert "synaxis_failovers_total 0.0" in text
+    assert 'synaxis_tokens_total{deployment="gpt-oss-120b-nvidia",direction="in"}' in text
     assert "test-key" not in text and h.key not in text
 
 

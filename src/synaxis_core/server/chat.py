@@ -198,12 +198,12 @@ async def _account_rejected(gateway: Gateway, tenant: TenantInfo, exc: SynaxisEr
 
 
 def _count_failover(gateway: Gateway, d: Deployment, failed: list[Any]) -> None:
-    metrics = gateway.metrics
+    attempts = gateway.metrics.attempts
     for attempt in failed:
-        metrics.child(metrics.attempts, attempt.deployment, attempt.provider, attempt.error.code or "error").inc()
-    metrics.child(metrics.attempts, d.id, d.provider_name, "ok").inc()
+        attempts.add((attempt.deployment, attempt.provider, attempt.error.code or "error"))
+    attempts.add((d.id, d.provider_name, "ok"))
     if failed:
-        metrics.failovers.inc()
+        gateway.metrics.failovers.add()
 
 
 async def _events(
