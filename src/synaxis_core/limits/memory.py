@@ -117,23 +117,28 @@ class MemoryBackend:
     async def try_acquire(
         self, key: str, limit: int, *, amount: int = 1, window_s: float = 60.0
     ) -> float | None:
-        check_amount(amount, window_s)
+        if amount <= 0 or not window_s > 0:  # one test on the usual call; check_amount raises
+            check_amount(amount, window_s)
         if amount > limit:
             return float(window_s)
         if amount == 0:
             return None
-        now = self._now()
+        now = self._clock()  # self._now() inlined (hot path)
+        if now >= self._next_sweep:
+            self._sweep(now)
         log = self._logs.get(key)
         if log is None:
             log = self._logs[key] = _Log(window_s)
         cutoff = now - window_s
-        log.prune(cutoff)
+        entries = log.entries
+        if entries and entries[0][0] <= cutoff:  # tested here: most calls have nothing to prune
+            log.prune(cutoff)
         if log.used + amount <= limit:
             log.window = window_s
             log.add(now, amount)
             return None
         need = log.used + amount - limit
-        for at, units in log.entries:
+        for at, units in entries:
             need -= units
             if need <= 0:
                 return at - cutoff  # > 0: entries older than the cutoff were pruned
@@ -189,6 +194,13 @@ class MemoryBackend:
     async def clear_cooldown(self, key: str) -> None:
         self._cooldowns.pop(key, None)
 
+    def has_cooldowns(self) -> bool:
+        """False when no cool-down is recorded at all (ended ones may still count until read).
+
+        Synchronous and key-free: callers skip building a key list on the usual request.
+        """
+        return bool(self._cooldowns)
+
     async def get_cooldowns(self, keys: Sequence[str]) -> dict[str, tuple[float, str]]:
         cooldowns = self._cooldowns
         if not cooldowns:
@@ -211,12 +223,18 @@ class MemoryBackend:
     async def record_outcome(
         self, key: str, ok: bool, *, window_s: float = 60.0
     ) -> tuple[int, int]:
-        check_amount(0, window_s)
-        now = self._now()
+        if not window_s > 0:
+            check_amount(0, window_s)
+        now = self._clock()  # self._now() inlined (hot path: every upstream call)
+        if now >= self._next_sweep:
+            self._sweep(now)
         log = self._outcomes.get(key)
         if log is None:
             log = self._outcomes[key] = _Outcomes(window_s)
-        log.prune(now - window_s)
+        cutoff = now - window_s
+        entries = log.entries
+        if entries and entries[0][0] <= cutoff:  # tested here: most calls have nothing to prune
+            log.prune(cutoff)
         log.window = window_s
         log.add(now, 0 if ok else 1)
         return log.failed, log.calls

@@ -25,6 +25,7 @@ from typing import Awaitable, Callable, Iterable, Sequence
 
 from synaxis_core.errors import ProviderAuthError, RateLimited, UpstreamError
 from synaxis_core.limits.base import StateBackend
+from synaxis_core.limits.memory import MemoryBackend
 from synaxis_core.routing.table import Deployment, deployment_key, provider_key
 from synaxis_core.settings import Settings
 
@@ -110,6 +111,9 @@ class HealthTracker:
         self.failures: dict[str, int] = {}
         """This instance's last known consecutive failures per deployment (for scoring)."""
         self.recent: dict[str, RecentOutcomes] = {}
+        self._local = backend if type(backend) is MemoryBackend else None
+        """The backend when it is this process's own plain memory (only this process writes its
+        cool-downs, so "none recorded" is known without a call); None for Redis and subclasses."""
 
     def p95(self, deployment_id: str) -> float | None:
         window = self.latency.get(deployment_id)
@@ -123,12 +127,15 @@ class HealthTracker:
 
     async def cooldowns(self, deployments: Sequence[Deployment]) -> dict[str, tuple[float, str]]:
         """Cool-downs in force for these deployments or their providers, keyed by backend key."""
+        local = self._local
+        if local is not None and not local.has_cooldowns():
+            return {}  # nothing recorded in this process's backend: skip building the keys
         if len(deployments) == 1:
             return await self.backend.get_cooldowns(deployments[0].cooldown_keys)
-        keys: dict[str, None] = {}
+        keys: list[str] = []
         for d in deployments:
-            keys.update(dict.fromkeys(d.cooldown_keys))
-        return await self.backend.get_cooldowns(list(keys))
+            keys += d.cooldown_keys
+        return await self.backend.get_cooldowns(list(dict.fromkeys(keys)))  # deduplicated, in order
 
     async def success(self, deployment: Deployment, latency_ms: float) -> None:
         window = self.latency.get(deployment.id)
@@ -137,10 +144,9 @@ class HealthTracker:
         window.add(latency_ms)
         self._recent(deployment.id).add(False)
         self.failures.pop(deployment.id, None)
-        await self.backend.reset_failures(deployment_key(deployment.id))
-        await self.backend.record_outcome(
-            provider_key(deployment.provider_name), True, window_s=PROVIDER_ERROR_WINDOW_S
-        )
+        dep_key, prov_key = deployment.cooldown_keys  # deployment_key(), provider_key(), made once
+        await self.backend.reset_failures(dep_key)
+        await self.backend.record_outcome(prov_key, True, window_s=PROVIDER_ERROR_WINDOW_S)
 
     async def failure(self, deployment: Deployment, error: UpstreamError | str) -> bool:
         """Account one failed attempt; returns True when it disabled the deployment."""

@@ -21,13 +21,14 @@ from synaxis_core.errors import (
     ModelNotFound,
     NoCandidates,
     RateLimited,
+    SynaxisError,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamTimeout,
 )
 from synaxis_core.limits.base import StateBackend
 from synaxis_core.routing.health import HealthTracker
-from synaxis_core.routing.scoring import Candidate, RouteRequest, Scorer, rank
+from synaxis_core.routing.scoring import Candidate, RouteRequest, Scorer, order, score_pairs
 from synaxis_core.routing.table import Deployment, RoutingTable
 
 
@@ -58,6 +59,7 @@ class Router:
         self.table = table
         self.scorers = list(scorers)
         self.weights = dict(weights or {})
+        self._pairs = score_pairs(self.scorers, self.weights)  # once: scorers and weights are fixed
         self.health = health
         self.backend = backend
 
@@ -74,31 +76,31 @@ class Router:
             )
         _, deployments = resolved
         cooling = await self.health.cooldowns(deployments)
-        reasons: list[str] = []
-        eligible: list[Deployment] = []
-        for d in deployments:
-            reason = self._ineligible(d, request, cooling)
-            if reason is None:
-                eligible.append(d)
-            else:
-                reasons.append(f"{d.id}: {reason}")
-        if not eligible and all(_TOO_LONG in r for r in reasons):
+        ineligible = self._ineligible
+        eligible = [d for d in deployments if ineligible(d, request, cooling) is None]
+        if not eligible:
+            raise self._refusal(request, deployments, cooling)
+        if len(eligible) == 1:
+            return eligible
+        candidate = self._candidate
+        return [eligible[i] for i in order(request, [candidate(d) for d in eligible], self._pairs)]
+
+    def _refusal(
+        self, request: RouteRequest, deployments: Sequence[Deployment], cooling: Mapping[str, tuple[float, str]]
+    ) -> SynaxisError:
+        """Why no deployment can serve (reasons worked out only now: the usual request needs none)."""
+        reasons = [f"{d.id}: {self._ineligible(d, request, cooling)}" for d in deployments]
+        if all(_TOO_LONG in r for r in reasons):
             # only the size of the request stands in the way: the client's fault (OpenAI: 400)
-            raise InvalidRequest(
+            return InvalidRequest(
                 f"The request (~{request.estimated_input_tokens} tokens) is longer than the context window "
                 f"of every deployment of {request.model!r}: " + "; ".join(reasons),
                 param="messages", code="context_length_exceeded",
             )
-        if not eligible:
-            raise NoCandidates(
-                f"No deployment can serve {request.model!r} right now: " + "; ".join(reasons),
-                param="model",
-            )
-        if len(eligible) == 1:
-            return eligible
-        by_id = {d.id: d for d in eligible}
-        ranked = rank(request, [self._candidate(d) for d in eligible], self.scorers, self.weights)
-        return [by_id[c.id] for c in ranked]
+        return NoCandidates(
+            f"No deployment can serve {request.model!r} right now: " + "; ".join(reasons),
+            param="model",
+        )
 
     def _ineligible(
         self, d: Deployment, request: RouteRequest, cooling: Mapping[str, tuple[float, str]]
@@ -110,10 +112,11 @@ class Router:
         missing = d.provider.missing_key
         if missing:
             return f"provider {d.provider_name!r} has no API key: set {missing}"
-        for key in d.cooldown_keys:
-            if key in cooling:
-                seconds, why = cooling[key]
-                return f"cooling down for {seconds:.0f}s ({why})"
+        if cooling:  # usually empty: skip the loop
+            for key in d.cooldown_keys:
+                if key in cooling:
+                    seconds, why = cooling[key]
+                    return f"cooling down for {seconds:.0f}s ({why})"
         window = d.spec.context_window
         needed = request.estimated_input_tokens
         if window and needed > window:

@@ -9,7 +9,7 @@ overridden by ``SYNAXIS_SCORER_WEIGHTS``), highest first, ties broken by deploym
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol, Sequence, runtime_checkable
+from typing import Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 import msgspec
 
@@ -53,6 +53,27 @@ class Scorer(Protocol):
     def score(self, request: RouteRequest, candidate: Candidate) -> float: ...
 
 
+ScorePairs = list[tuple[Callable[[RouteRequest, Candidate], float], float]]
+"""Each scorer's bound ``score`` method with its effective weight."""
+
+
+def score_pairs(scorers: Sequence[Scorer], weights: Mapping[str, float] | None = None) -> ScorePairs:
+    """``(score, weight)`` per scorer, weights overridden by ``weights``: built once per router."""
+    weights = weights or {}
+    return [(scorer.score, weights.get(scorer.name, scorer.weight)) for scorer in scorers]
+
+
+def order(request: RouteRequest, candidates: Sequence[Candidate], pairs: ScorePairs) -> list[int]:
+    """The indices of ``candidates`` best first (the order :func:`rank` returns)."""
+    keys = []
+    for candidate in candidates:  # one loop, no per-request closure: this runs on every request
+        total = 0.0
+        for score, weight in pairs:
+            total += weight * score(request, candidate)
+        keys.append((not candidate.healthy, -total, candidate.id))
+    return sorted(range(len(keys)), key=keys.__getitem__)
+
+
 def rank(
     request: RouteRequest,
     candidates: Sequence[Candidate],
@@ -60,13 +81,4 @@ def rank(
     weights: Mapping[str, float] | None = None,
 ) -> list[Candidate]:
     """Candidates ordered best first: healthy first, then by weighted score, then by id."""
-    weights = weights or {}
-    pairs = [(scorer.score, weights.get(scorer.name, scorer.weight)) for scorer in scorers]
-
-    def key(candidate: Candidate) -> tuple[bool, float, str]:
-        total = 0.0
-        for score, weight in pairs:
-            total += weight * score(request, candidate)
-        return (not candidate.healthy, -total, candidate.id)
-
-    return sorted(candidates, key=key)
+    return [candidates[i] for i in order(request, candidates, score_pairs(scorers, weights))]
