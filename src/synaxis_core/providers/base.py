@@ -118,7 +118,7 @@ class OpenAICompatibleProvider:
     @property
     def missing_key(self) -> str | None:
         """The variable to set when this provider needs a key and has none, else None."""
-        if self.api_key_env and self.api_key is None:
+        if self.api_key_env and self.settings.env(self.api_key_env) is None:  # no SecretStr built: hot path
             return self.api_key_env
         return None
 
