@@ -232,11 +232,11 @@ def test_a_new_event_loop_gets_a_new_client():
 
 
 async def test_create_client_transports():
-    from httpx_aiohttp import AiohttpTransport
+    from synaxis_core.providers.http import ReqwestTransport
 
     settings = Settings.from_env({})
     client = create_client(settings)
-    assert isinstance(client._transport, AiohttpTransport)
+    assert isinstance(client._transport, ReqwestTransport) and client._transport.read_timeout_s == settings.timeout_s
     assert client.timeout.connect == settings.connect_timeout_s and client.timeout.read == settings.timeout_s
     await client.aclose()
     client = create_client(settings, transport="httpx", timeout_s=3)

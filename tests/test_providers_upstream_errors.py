@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
-import aiohttp
 import httpx
+from pyreqwest import exceptions as rq
 import pytest
 
+from synaxis_core.providers.http import as_httpx_error
 from synaxis_core.errors import (
     ModelUnavailable,
     ProviderAuthError,
@@ -159,17 +160,6 @@ def test_error_from_event():
     assert "slow down" in error_from_event({"error": {"message": "slow down"}}, provider="p").message
 
 
-def _wrapped(httpx_class, cause):
-    """An httpx exception raised from an aiohttp one, as the aiohttp transport does."""
-    try:
-        try:
-            raise cause
-        except Exception as exc:
-            raise httpx_class("mapped") from exc
-    except httpx_class as exc:
-        return exc
-
-
 @pytest.mark.parametrize(
     ("exc", "kind"),
     [
@@ -180,10 +170,6 @@ def _wrapped(httpx_class, cause):
         (httpx.ReadTimeout("slow"), "timeout"),
         (httpx.PoolTimeout("full"), "timeout"),
         (httpx.DecodingError("bad gzip"), "protocol"),
-        # the aiohttp transport maps every ClientConnectionError to ConnectTimeout
-        (_wrapped(httpx.ConnectTimeout, aiohttp.ServerDisconnectedError()), "connect"),
-        (_wrapped(httpx.ReadTimeout, aiohttp.SocketTimeoutError()), "timeout"),
-        (_wrapped(httpx.ReadError, aiohttp.ClientPayloadError("cut")), "connect"),
     ],
 )
 def test_classify_transport_error(exc, kind):
@@ -198,5 +184,20 @@ def test_error_from_exception_phases():
     assert isinstance(cut, UpstreamProtocolError) and "mid-stream" in cut.message
     stall = error_from_exception(httpx.ReadTimeout("x"), provider="p", in_stream=True)
     assert isinstance(stall, UpstreamTimeout) and "stalled" in stall.message
-    wrapped = _wrapped(httpx.ConnectTimeout, aiohttp.ServerDisconnectedError())
-    assert "ServerDisconnectedError" in error_from_exception(wrapped, provider="p").message
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (rq.ConnectTimeoutError("slow", {}), "timeout"),
+        (rq.ReadTimeoutError("stalled", {}), "timeout"),
+        (rq.ConnectError("refused", {}), "connect"),
+        (rq.ReadError("reset", {}), "connect"),
+        (rq.DecodeError("bad gzip", {}), "protocol"),
+        (rq.RequestError("connection closed before message completed", {}), "connect"),
+    ],
+)
+def test_pyreqwest_errors_map_to_httpx_kinds(error, kind):
+    """The default transport's errors classify as httpx's do (one mapping for both)."""
+    assert classify_transport_error(as_httpx_error(error)) == kind
+

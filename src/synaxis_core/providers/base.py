@@ -37,7 +37,6 @@ from synaxis_core.providers.http import (
     DirectResponse,
     TransportChoice,
     create_client,
-    direct_timeout,
     direct_send,
     read_capped,
     timeout_for,
@@ -108,7 +107,6 @@ class OpenAICompatibleProvider:
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._urls: dict[str, httpx.URL] = {}  # parsed once: saves ~12 us per request
         self._base_headers: dict[str, str] = {}
-        self._timeouts: dict[float, Any] = {}  # aiohttp timeouts by seconds, built once
 
     @property
     def api_key(self) -> SecretStr | None:
@@ -286,8 +284,9 @@ class OpenAICompatibleProvider:
     ) -> httpx.Response | DirectResponse:
         """Send with the quick-retry policy; return a 2xx response or raise.
 
-        On the default aiohttp transport the request goes straight to the aiohttp session
-        (``providers.http.direct_send``); on any other transport through httpx.
+        On the default pyreqwest transport the request goes straight to the pyreqwest
+        client (``providers.http.direct_send``, with the client's timeouts: connect, and
+        ``self.timeout_s`` between reads); on any other transport through httpx.
         """
         client = self.client()
         headers = {"content-type": "application/json"} if content is not None else {}
@@ -295,12 +294,11 @@ class OpenAICompatibleProvider:
             headers["accept"] = "text/event-stream"
         target = self.base_url + path
         direct_headers = {**self._base_headers, **headers}
-        timeout = self._timeouts.get(timeout_s)
-        if timeout is None:
-            timeout = self._timeouts[timeout_s] = direct_timeout(min(self.settings.connect_timeout_s, timeout_s), timeout_s)
 
         async def send() -> httpx.Response | DirectResponse:
-            response = await direct_send(client, method, target, content, direct_headers, timeout=timeout, stream=stream)
+            response = await direct_send(
+                client, method, target, content, direct_headers, stream=stream, read_timeout_s=timeout_s
+            )
             if response is None:  # a transport without an aiohttp session (httpx's own, a mock)
                 url = self._urls.get(target) or self._urls.setdefault(target, httpx.URL(target))
                 request = client.build_request(

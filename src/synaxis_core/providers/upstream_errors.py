@@ -189,17 +189,8 @@ TransportFailure = Literal["timeout", "connect", "protocol"]
 
 
 def classify_transport_error(exc: BaseException) -> TransportFailure:
-    """Whether an httpx (or wrapped aiohttp) exception is a timeout, a connection
-    failure (refused, reset, closed before or while answering) or a protocol error.
-
-    The aiohttp transport maps every ``aiohttp.ClientConnectionError`` to
-    ``httpx.ConnectTimeout``, so the original exception (``__cause__``) decides first.
-    """
-    cause = exc.__cause__
-    if cause is not None and type(cause).__module__.startswith("aiohttp"):
-        if isinstance(cause, (asyncio.TimeoutError, TimeoutError)):
-            return "timeout"
-        return "connect"
+    """Whether an httpx exception is a timeout, a connection failure (refused, reset,
+    closed before or while answering) or a protocol error."""
     if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError, TimeoutError)):
         return "timeout"
     if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError, OSError)):
@@ -210,8 +201,7 @@ def classify_transport_error(exc: BaseException) -> TransportFailure:
 def error_from_exception(exc: BaseException, *, provider: str, in_stream: bool = False) -> UpstreamError:
     """The error for a transport failure; ``in_stream``: after the response headers."""
     kind = classify_transport_error(exc)
-    cause = exc.__cause__
-    name = type(cause if cause is not None and type(cause).__module__.startswith("aiohttp") else exc).__name__
+    name = type(exc).__name__
     if kind == "timeout":
         what = "stream stalled" if in_stream else "timed out"
         return UpstreamTimeout(f"{provider}: {what} ({name})", provider=provider)

@@ -283,7 +283,7 @@ class ProviderConformanceTests:
     @pytest.mark.parametrize("kind", ["cut", "no_done"])
     async def test_unfinished_stream(self, fake: FakeUpstream, kind: str) -> None:
         error = await self.failure(fake, Behavior(kind=kind), stream=True)
-        assert isinstance(error, UpstreamProtocolError)
+        assert isinstance(error, UpstreamProtocolError), repr(error)
 
     @pytest.mark.asyncio
     async def test_error_event_in_stream(self, fake: FakeUpstream) -> None:
