@@ -161,9 +161,10 @@ class Router:
         plan: Sequence[Deployment],
         request: RouteRequest,
         deadline: float,
-        call: Callable[[Deployment], Awaitable[T]],
+        call: Callable[[Deployment, float], Awaitable[T]],
     ) -> tuple[T, Deployment, list[Attempt], float]:
-        """Try ``call`` on each candidate in order; returns (result, deployment, failed attempts, start)."""
+        """Try ``call(deployment, seconds)`` on each candidate in order, where ``call`` keeps
+        to the time it is given; returns (result, deployment, failed attempts, start)."""
         attempts: list[Attempt] = []
         for d in plan:
             refused = await self._admit(d, request)
@@ -175,8 +176,7 @@ class Router:
                 break
             started = time.perf_counter()
             try:
-                async with asyncio.timeout(min(d.provider.timeout_s, remaining)):
-                    result = await call(d)
+                result = await call(d, min(d.provider.timeout_s, remaining))
             except (UpstreamError, TimeoutError, StopAsyncIteration) as exc:
                 error = _as_upstream_error(exc, d)
                 attempts.append(Attempt(d.id, d.provider_name, error))
@@ -192,8 +192,8 @@ class Router:
     ) -> tuple[dict[str, Any], Deployment, list[Attempt]]:
         """Call candidates in order until one answers; returns (response, deployment, failed attempts)."""
 
-        def call(d: Deployment) -> Awaitable[dict[str, Any]]:
-            return d.provider.chat({**body, "model": d.upstream_id}, timeout=d.provider.timeout_s)
+        def call(d: Deployment, seconds: float) -> Awaitable[dict[str, Any]]:
+            return d.provider.chat({**body, "model": d.upstream_id}, timeout=seconds)  # bounds the whole call
 
         response, d, attempts, started = await self._first_success(plan, request, deadline, call)
         await self.health.success(d, (time.perf_counter() - started) * 1000)
@@ -208,10 +208,11 @@ class Router:
         Health is updated by whoever consumes the rest of the stream.
         """
 
-        async def call(d: Deployment) -> tuple[dict[str, Any], AsyncIterator[dict[str, Any]]]:
+        async def call(d: Deployment, seconds: float) -> tuple[dict[str, Any], AsyncIterator[dict[str, Any]]]:
             stream = d.provider.stream({**body, "model": d.upstream_id}, timeout=d.provider.timeout_s)
             try:
-                return await anext(stream), stream
+                async with asyncio.timeout(seconds):  # until the first chunk
+                    return await anext(stream), stream
             except BaseException:
                 await _close(stream)
                 raise
