@@ -163,8 +163,10 @@ class OpenAICompatibleProvider:
             body = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
         limit = timeout or self.timeout_s
         try:
-            async with asyncio.timeout(limit):
-                response = await self._send("POST", "/chat/completions", self._body(body), limit, stream=False)
+            response = await self._send(
+                "POST", "/chat/completions", self._body(body), limit, stream=False,
+                deadline=asyncio.get_running_loop().time() + limit,
+            )
         except TimeoutError:
             raise UpstreamTimeout(f"{self.name}: no answer within {limit:g} s", provider=self.name) from None
         data = self._json(response.content)
@@ -280,13 +282,23 @@ class OpenAICompatibleProvider:
         return self.normalize_error(error)
 
     async def _send(
-        self, method: str, path: str, content: bytes | None, timeout_s: float, *, stream: bool
+        self,
+        method: str,
+        path: str,
+        content: bytes | None,
+        timeout_s: float,
+        *,
+        stream: bool,
+        deadline: float | None = None,
     ) -> httpx.Response | DirectResponse:
         """Send with the quick-retry policy; return a 2xx response or raise.
 
         On the default pyreqwest transport the request goes straight to the pyreqwest
         client (``providers.http.direct_send``, with the client's timeouts: connect, and
         ``self.timeout_s`` between reads); on any other transport through httpx.
+        ``deadline`` (event-loop time) bounds every attempt, retries included
+        (``TimeoutError`` when it has passed); pyreqwest keeps it on its own timer: an
+        ``asyncio.timeout`` costs ~4 µs a call.
         """
         client = self.client()
         headers = {"content-type": "application/json"} if content is not None else {}
@@ -295,16 +307,23 @@ class OpenAICompatibleProvider:
         target = self.base_url + path
         direct_headers = {**self._base_headers, **headers}
 
+        loop = asyncio.get_running_loop()
+
         async def send() -> httpx.Response | DirectResponse:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError
             response = await direct_send(
-                client, method, target, content, direct_headers, stream=stream, read_timeout_s=timeout_s
+                client, method, target, content, direct_headers,
+                stream=stream, read_timeout_s=timeout_s, total_s=remaining,
             )
-            if response is None:  # a transport without an aiohttp session (httpx's own, a mock)
+            if response is None:  # a transport other than pyreqwest's (httpx's own, a mock)
                 url = self._urls.get(target) or self._urls.setdefault(target, httpx.URL(target))
                 request = client.build_request(
                     method, url, content=content, headers=headers, timeout=timeout_for(self.settings, timeout_s)
                 )
-                response = await client.send(request, stream=stream)
+                async with asyncio.timeout(remaining):
+                    response = await client.send(request, stream=stream)
             if response.is_success:
                 return response
             body = await read_capped(response, ERROR_BODY_LIMIT) if stream else response.content

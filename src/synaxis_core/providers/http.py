@@ -171,12 +171,14 @@ async def direct_send(
     *,
     stream: bool,
     read_timeout_s: float,
+    total_s: float | None = None,
 ) -> DirectResponse | None:
     """Send with the pyreqwest client behind ``client``; None when ``client`` is not on one.
 
     The client's timeouts apply (``create_client``); a shorter ``read_timeout_s`` also
-    bounds the wait for a stream's headers and each gap in it. A streamed answer holds
-    its connection until ``aclose()``.
+    bounds the wait for a stream's headers and each gap in it, and ``total_s`` the
+    whole of a call that is not streamed. A streamed answer holds its connection until
+    ``aclose()``.
     """
     transport = getattr(client, "_transport", None)
     if type(transport) is not ReqwestTransport:
@@ -186,6 +188,8 @@ async def direct_send(
         builder = builder.body_bytes(content)
     try:
         if not stream:
+            if total_s is not None:
+                builder = builder.timeout(timedelta(seconds=total_s))
             response = await builder.build().send()
             return DirectResponse(response, bytes(await response.bytes()))
         # hand over each chunk as it arrives: with the default 64 KiB read buffer a
