@@ -35,6 +35,10 @@ def serve(host: str | None, port: int | None, demo: bool | None, log_level: str)
         log_level=log_level,
         access_log=False,
         lifespan="on",
+        # Nothing in Synaxis reads the client's address, so uvicorn need not rewrite it from
+        # X-Forwarded-For on every request (a middleware layer less), nor advertise itself.
+        proxy_headers=False,
+        server_header=False,
     )
 
 
