@@ -9,9 +9,13 @@ with inline ``<think>`` tags so the reasoning separation is visible.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from synaxis_core.plugins import Extensions
 from synaxis_core.settings import Settings
-from synaxis_core.testing import Behavior, FakeUpstream
+
+if TYPE_CHECKING:
+    from synaxis_core.testing import FakeUpstream
 
 DEMO_KEY_VALUE = "demo-key-not-a-real-provider-key"
 FLAVORS = {"synthetic": "synthetic", "together": "together", "nvidia": "nvidia"}
@@ -26,6 +30,8 @@ def wants_demo(settings: Settings, ext: Extensions) -> bool:
 
 async def start_fake_upstream(settings: Settings, ext: Extensions) -> tuple[FakeUpstream, Settings]:
     """Start the fake upstream; returns it and settings whose providers point at it."""
+    from synaxis_core.testing import Behavior, FakeUpstream  # aiohttp's server: only in demo mode
+
     fake = FakeUpstream()
     await fake.astart()
     environ = dict(settings._environ)
