@@ -20,6 +20,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14 and 15)
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time so far of each thread of ``pid``, summed by thread name (``synaxis``,
+    ``pyreqwest``: the HTTP client's Rust runtime, ...)."""
+    by_name: dict[str, float] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        by_name[name] = by_name.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
+    return by_name
+
+
 def cpu_busy(cpu: str) -> float:
     """Seconds one CPU spent running processes (user, nice, system; from /proc/stat).
 
