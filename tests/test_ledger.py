@@ -15,7 +15,7 @@ from synaxis_core.db.models import UsageRecord
 from synaxis_core.errors import NotFound
 from synaxis_core.ledger.cost import cost_usd, estimate_prompt_tokens, estimate_tokens
 from synaxis_core.ledger.queries import month_spend, month_start, usage_totals
-from synaxis_core.ledger.writer import LedgerWriter, UsageEntry
+from synaxis_core.ledger.writer import BACKLOG_FACTOR, LedgerWriter, UsageEntry
 from synaxis_core.tenants import service
 
 
@@ -85,15 +85,32 @@ def test_token_estimates():
 
 
 async def test_writer_flushes_by_size(sessions):
+    """A full batch is written at once (not after the 60 s interval), with everything else
+    waiting by then; fewer than a batch wait for the interval (or the close)."""
     flushed: list[int] = []
     writer = LedgerWriter(sessions, batch_size=10, flush_interval_s=60, on_flush=lambda n, s: flushed.append(n))
     writer.start()
     for n in range(25):
         await writer.record(entry(n))
-    await eventually(lambda: asyncio.sleep(0, len(flushed) == 2))
-    assert flushed == [10, 10] and writer.pending == 5 and await count_rows(sessions) == 20
+    await eventually(lambda: asyncio.sleep(0, len(flushed) == 1))
+    assert flushed == [25] and writer.pending == 0 and await count_rows(sessions) == 25
+    for n in range(25, 28):
+        await writer.record(entry(n))
+    await asyncio.sleep(0.05)
+    assert flushed == [25] and writer.pending == 3
     await writer.aclose()
-    assert flushed == [10, 10, 5] and writer.pending == 0 and await count_rows(sessions) == 25
+    assert flushed == [25, 3] and writer.pending == 0 and await count_rows(sessions) == 28
+
+
+async def test_a_backlog_is_written_in_flushes_of_at_most_twenty_batches(sessions):
+    flushed: list[int] = []
+    writer = LedgerWriter(sessions, batch_size=2, flush_interval_s=60, on_flush=lambda n, s: flushed.append(n))
+    for n in range(100):  # queued before the writer starts: a backlog
+        await writer.record(entry(n))
+    writer.start()
+    await eventually(lambda: asyncio.sleep(0, sum(flushed) == 100))
+    assert flushed == [2 * BACKLOG_FACTOR, 2 * BACKLOG_FACTOR, 20] and await count_rows(sessions) == 100
+    await writer.aclose()
 
 
 async def test_writer_flushes_by_time(sessions):
