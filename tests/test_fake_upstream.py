@@ -591,3 +591,23 @@ def test_command_line_serves_until_interrupted():
             proc.kill()
             proc.wait()
         proc.stdout.close()
+
+
+def test_open_connections_counts_clients_per_flavor(fake):
+    """What the fault tests' leak check reads: a keep-alive client holds one connection,
+    a second client a second one, and a closed client's connection goes away."""
+    import time
+
+    first, second = httpx.Client(headers=AUTH, timeout=5.0), httpx.Client(headers=AUTH, timeout=5.0)
+    for _ in range(3):
+        assert chat(first, fake, "nvidia").status_code == 200
+    assert fake.open_connections() == {"nvidia": 1}
+    assert chat(second, fake, "nvidia").status_code == 200
+    assert chat(second, fake, "synthetic").status_code == 200  # the same connection, now last used for synthetic
+    assert fake.open_connections() == {"nvidia": 1, "synthetic": 1}
+    first.close()
+    deadline = time.monotonic() + 2
+    while fake.open_connections().get("nvidia") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake.open_connections() == {"synthetic": 1}
+    second.close()

@@ -18,12 +18,12 @@ class AcmeProvider(OpenAICompatibleProvider):
 
 
 class HttpxAcmeProvider(AcmeProvider):
-    """The same on httpx's default transport instead of aiohttp's."""
+    """The same on httpx's default transport instead of pyreqwest."""
 
     transport = "httpx"
 
 
-class TestOpenAIConformanceAiohttp(ProviderConformanceTests):
+class TestOpenAIConformancePyreqwest(ProviderConformanceTests):
     provider_class = AcmeProvider
     flavor = "openai"
     sample_model = "acme/model-1"

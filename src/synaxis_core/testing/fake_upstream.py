@@ -104,6 +104,7 @@ class FakeUpstream(BackgroundServer):
         self._accepted: Counter[str] = Counter()  # flavor -> calls past auth and validation
         self._account_limits: dict[str, tuple[int, str | None]] = {}
         self._requests: list[RecordedRequest] = []
+        self._connection_flavors: dict[int, str] = {}  # id(transport) -> flavor of its last request
         self._seq = itertools.count(1)
 
     # --- addresses (``url`` comes from BackgroundServer) -------------------------------
@@ -165,6 +166,18 @@ class FakeUpstream(BackgroundServer):
         """Every upstream request received (not the control API), oldest first."""
         return self._requests
 
+    def open_connections(self) -> Counter[str]:
+        """Client connections open now, by the flavor of the last request each carried
+        (a client that leaks a connection, or never reuses one, shows more than it
+        needs: sequential requests need one per client)."""
+        server = self._runner.server if self._runner is not None else None
+        open_now: Counter[str] = Counter()
+        for handler in list(server.connections if server is not None else ()):
+            transport = handler.transport
+            if transport is not None and not transport.is_closing():
+                open_now[self._connection_flavors.get(id(transport), "?")] += 1
+        return open_now
+
     def reset(self) -> None:
         """Forget behaviours, models-listing behaviours, account limits, counters and
         recorded requests; the added models stay listed."""
@@ -187,6 +200,8 @@ class FakeUpstream(BackgroundServer):
 
     def _record(self, flavor: str, request: web.Request, body: dict | None) -> None:
         self._requests.append(RecordedRequest(flavor, request.path, Headers(request.headers), body))
+        if request.transport is not None:
+            self._connection_flavors[id(request.transport)] = flavor
         if len(self._requests) > self._max_recorded:
             del self._requests[: len(self._requests) - self._max_recorded]
 
