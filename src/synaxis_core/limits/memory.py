@@ -117,28 +117,23 @@ class MemoryBackend:
     async def try_acquire(
         self, key: str, limit: int, *, amount: int = 1, window_s: float = 60.0
     ) -> float | None:
-        if amount <= 0 or not window_s > 0:  # one test on the usual call; check_amount raises
-            check_amount(amount, window_s)
+        check_amount(amount, window_s)
         if amount > limit:
             return float(window_s)
         if amount == 0:
             return None
-        now = self._clock()  # self._now() inlined (hot path)
-        if now >= self._next_sweep:
-            self._sweep(now)
+        now = self._now()
         log = self._logs.get(key)
         if log is None:
             log = self._logs[key] = _Log(window_s)
         cutoff = now - window_s
-        entries = log.entries
-        if entries and entries[0][0] <= cutoff:  # tested here: most calls have nothing to prune
-            log.prune(cutoff)
+        log.prune(cutoff)
         if log.used + amount <= limit:
             log.window = window_s
             log.add(now, amount)
             return None
         need = log.used + amount - limit
-        for at, units in entries:
+        for at, units in log.entries:
             need -= units
             if need <= 0:
                 return at - cutoff  # > 0: entries older than the cutoff were pruned
@@ -223,18 +218,12 @@ class MemoryBackend:
     async def record_outcome(
         self, key: str, ok: bool, *, window_s: float = 60.0
     ) -> tuple[int, int]:
-        if not window_s > 0:
-            check_amount(0, window_s)
-        now = self._clock()  # self._now() inlined (hot path: every upstream call)
-        if now >= self._next_sweep:
-            self._sweep(now)
+        check_amount(0, window_s)
+        now = self._now()
         log = self._outcomes.get(key)
         if log is None:
             log = self._outcomes[key] = _Outcomes(window_s)
-        cutoff = now - window_s
-        entries = log.entries
-        if entries and entries[0][0] <= cutoff:  # tested here: most calls have nothing to prune
-            log.prune(cutoff)
+        log.prune(now - window_s)
         log.window = window_s
         log.add(now, 0 if ok else 1)
         return log.failed, log.calls
