@@ -10,10 +10,12 @@ whole budget of a request. Every other route stays in Litestar.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable
 
 from synaxis_core.errors import InvalidRequest
 
+log = logging.getLogger("synaxis.server")
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -92,8 +94,9 @@ async def send_stream(send: Send, receive: Receive, headers: RawHeaders, events:
         if not relay.done():
             relay.cancel()
             await asyncio.wait((relay,))  # let the events' cleanup run (the ledger row)
-    if not relay.cancelled():
-        relay.result()  # a failure of the relay itself
+    if not relay.cancelled() and relay.exception() is not None:
+        # the status line is out: all that is left is to end the stream without [DONE]
+        log.error("the response stream failed after it started", exc_info=relay.exception())
 
 
 async def _relay(send: Send, events: AsyncIterator[bytes]) -> None:
