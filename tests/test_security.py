@@ -185,7 +185,7 @@ class CaptureAll(logging.Handler):
 
 LOGGERS = ("", "synaxis", "httpx", "httpcore", "aiohttp", "aiohttp.client", "aiohttp.server", "aiohttp.access",
            "aiohttp.web", "uvicorn", "uvicorn.error", "uvicorn.access", "litestar", "asyncio", "sqlalchemy", "alembic",
-           "openai", "tenacity")
+           "openai", "tenacity", "pyreqwest", "reqwest", "hyper", "hyper_util")
 
 
 @pytest.fixture
