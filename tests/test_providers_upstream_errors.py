@@ -201,3 +201,21 @@ def test_pyreqwest_errors_map_to_httpx_kinds(error, kind):
     """The default transport's errors classify as httpx's do (one mapping for both)."""
     assert classify_transport_error(as_httpx_error(error)) == kind
 
+
+
+async def test_the_httpx_transport_raises_httpx_errors_for_every_pyreqwest_error(monkeypatch):
+    """Discovery goes through pyreqwest's httpx transport: an error pyreqwest has no httpx
+    class for still arrives as an httpx error, mapped as on the direct path."""
+    from pyreqwest.client import ClientBuilder
+    from pyreqwest.compatibility.httpx import HttpxTransport
+
+    from synaxis_core.providers.http import ReqwestTransport
+
+    async def unmapped(self, request):
+        raise rq.RequestError("connection closed before message completed", {})
+
+    monkeypatch.setattr(HttpxTransport, "handle_async_request", unmapped)
+    transport = ReqwestTransport(ClientBuilder().build(), 5.0)
+    with pytest.raises(httpx.RemoteProtocolError):
+        await transport.handle_async_request(httpx.Request("GET", "http://127.0.0.1:9/models"))
+    await transport.aclose()

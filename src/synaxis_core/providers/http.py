@@ -54,12 +54,20 @@ def timeout_for(settings: Settings, timeout_s: float) -> httpx.Timeout:
 
 
 class ReqwestTransport(HttpxTransport):
-    """pyreqwest's httpx transport, keeping its client at hand for ``direct_send``."""
+    """pyreqwest's httpx transport, keeping its client at hand for ``direct_send``, and
+    raising httpx's errors through ``as_httpx_error`` as ``direct_send`` does (pyreqwest's
+    own mapping lets errors it has no httpx class for out unmapped)."""
 
     def __init__(self, client: Client, read_timeout_s: float) -> None:
         super().__init__(client, close_client=True)
         self.reqwest = client
         self.read_timeout_s = read_timeout_s
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except rq.PyreqwestError as exc:
+            raise as_httpx_error(exc) from exc
 
 
 def create_client(
