@@ -139,9 +139,7 @@ class LedgerWriter:
         if self._closing:
             return self._lose([entry], "the ledger writer is closed")
         await self._queue.put(entry)
-        self._pending += 1
-        if self._queue.qsize() >= self.batch_size - 1:  # with the one the writer holds
-            self._batch_ready.set()
+        self._queued()
 
     def record_nowait(self, entry: UsageEntry) -> bool:
         """Queue ``entry`` without waiting; False (and logged) when full or closed."""
@@ -153,10 +151,14 @@ class LedgerWriter:
         except asyncio.QueueFull:
             self._lose([entry], "the ledger queue is full")
             return False
+        self._queued()
+        return True
+
+    def _queued(self) -> None:
+        """Count an entry just queued; wake the writer once a whole batch waits."""
         self._pending += 1
         if self._queue.qsize() >= self.batch_size - 1:  # with the one the writer holds
             self._batch_ready.set()
-        return True
 
     async def flush(self) -> None:
         """Wait until everything recorded so far is written (the writer must be started)."""

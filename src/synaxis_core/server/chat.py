@@ -84,13 +84,13 @@ def _check_content_type(value: str | None) -> None:
             )
 
 
+_READ = frozenset((b"authorization", b"content-type", b"content-length", b"x-synaxis-reasoning"))
+
+
 def _request_headers(raw: RawHeaders) -> dict[str, str]:
     """The request headers the route reads (names are lower case in ASGI)."""
     check_header_size(raw)
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in raw if name in _READ}
-
-
-_READ = frozenset((b"authorization", b"content-type", b"content-length", b"x-synaxis-reasoning"))
 
 
 class ChatEndpoint:
