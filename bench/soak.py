@@ -54,7 +54,7 @@ def serve_fake(port: int, failure_rate: float, seed: int) -> None:
     """Run a fake upstream whose gpt-oss-120b deployments fail ``failure_rate`` of calls."""
     from aiohttp import web
 
-    from synaxis_core.testing import Behavior, FakeUpstream
+    from synaxis_core.fake import Behavior, FakeUpstream
 
     failing = Behavior(kind="error", status=500, content="injected failure")
     rng = random.Random(seed)

@@ -27,7 +27,7 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from synaxis_core.db.models import UsageRecord
-from synaxis_core.testing import FakeUpstream
+from synaxis_core.fake import FakeUpstream
 from synaxis_core.testing.gateway import gateway_harness
 from synaxis_core.testing.live_server import live_server
 

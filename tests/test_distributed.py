@@ -27,10 +27,10 @@ from sqlalchemy import text
 
 from synaxis_core.db.engine import create_engine
 from synaxis_core.limits.tenant import TenantGate
-from synaxis_core.server.gateway import Gateway
+from synaxis_core.runtime.gateway import Gateway
 from synaxis_core.settings import Settings
 from synaxis_core.tenants.service import set_limit
-from synaxis_core.testing import Behavior, FakeUpstream
+from synaxis_core.fake import Behavior, FakeUpstream
 from synaxis_core.testing.gateway import fake_environ, gateway_harness
 from synaxis_core.testing.server_process import GatewayProcess, run_cli
 

@@ -16,13 +16,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from synaxis_core.testing import (
+from synaxis_core.fake import (
     FLAVORS,
     NVIDIA_NON_CHAT_MODELS,
     Behavior,
     FakeUpstream,
 )
-from synaxis_core.testing.fake_behavior import CHINESE_ANSWER, DEFAULT_ANSWER, DEFAULT_REASONING
+from synaxis_core.fake.behavior import CHINESE_ANSWER, DEFAULT_ANSWER, DEFAULT_REASONING
 
 AUTH = {"Authorization": "Bearer test-key"}
 MODEL = {"openai": "gpt-x", "synthetic": "hf:org/Model", "together": "org/Model", "nvidia": "org/model"}
@@ -575,7 +575,7 @@ async def test_thread_mode_from_a_running_loop():
 
 
 def test_command_line_serves_until_interrupted():
-    code = "from synaxis_core.testing.fake_upstream import main; raise SystemExit(main())"
+    code = "from synaxis_core.fake.upstream import main; raise SystemExit(main())"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "--port", "0"], stdout=subprocess.PIPE, text=True
     )

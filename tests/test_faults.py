@@ -33,8 +33,8 @@ from tenacity import wait_none
 
 from synaxis_core.db.models import ProviderModel, UsageRecord
 from synaxis_core.sync.discover import discover_models
-from synaxis_core.testing import Behavior, FakeUpstream
-from synaxis_core.testing.fake_behavior import DEFAULT_ANSWER
+from synaxis_core.fake import Behavior, FakeUpstream
+from synaxis_core.fake.behavior import DEFAULT_ANSWER
 from synaxis_core.testing.gateway import GatewayHarness, gateway_harness
 from synaxis_core.testing.live_server import live_server
 

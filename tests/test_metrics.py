@@ -1,6 +1,6 @@
 """The per-request metrics kept as plain numbers and rendered when scraped."""
 
-from synaxis_core.server.metrics import Metrics
+from synaxis_core.runtime.metrics import Metrics
 
 
 def test_latency_histogram_buckets_are_cumulative_and_inclusive():

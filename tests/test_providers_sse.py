@@ -7,7 +7,7 @@ import asyncio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from synaxis_core.providers.sse import DONE, SSEDecoder, aiter_sse
+from synaxis_core.sse import DONE, SSEDecoder, aiter_sse
 
 STREAM = (
     b": keep-alive\n\n"

@@ -45,7 +45,7 @@ async def test_the_readme_plugin_registers_and_syncs(sqlite_url):
 
 
 async def test_the_readme_plugin_answers_a_chat_call():
-    from synaxis_core.testing import FakeUpstream
+    from synaxis_core.fake import FakeUpstream
 
     async with FakeUpstream() as fake:
         settings = make_settings({"ACME_API_KEY": "k", "ACME_BASE_URL": fake.base_url("openai")})

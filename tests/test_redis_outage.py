@@ -18,10 +18,10 @@ import pytest
 from synaxis_core.errors import ConfigError
 from synaxis_core.limits.fallback import FallbackBackend
 from synaxis_core.limits.memory import MemoryBackend
-from synaxis_core.server.gateway import Gateway
+from synaxis_core.runtime.gateway import Gateway
 from synaxis_core.settings import Settings
 from synaxis_core.tenants.service import set_limit
-from synaxis_core.testing import Behavior, FakeUpstream
+from synaxis_core.fake import Behavior, FakeUpstream
 from synaxis_core.testing.gateway import gateway_harness
 from synaxis_core.testing.server_process import CLI, clean_environ, free_port
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from synaxis_core.cli import cli
-from synaxis_core.testing import Behavior, FakeUpstream
+from synaxis_core.fake import Behavior, FakeUpstream
 from synaxis_core.testing.gateway import gateway_harness
 
 MESSAGES = [{"role": "user", "content": "Predict the score."}]

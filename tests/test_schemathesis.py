@@ -26,7 +26,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from synaxis_core.testing import FakeUpstream
+from synaxis_core.fake import FakeUpstream
 from synaxis_core.testing.gateway import fake_environ
 from synaxis_core.testing.server_process import GatewayProcess
 

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import text
 
 from synaxis_core.db.models import Base
-from synaxis_core.testing import Behavior, FakeUpstream
+from synaxis_core.fake import Behavior, FakeUpstream
 from synaxis_core.testing.gateway import gateway_harness
 from synaxis_core.testing.live_server import live_server
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from synaxis_core.testing import FakeUpstream
+from synaxis_core.fake import FakeUpstream
 from synaxis_core.testing.gateway import gateway_harness
 
 CHAT = {"model": "gpt-oss-120b", "messages": [{"role": "user", "content": "Hi"}]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from synaxis_core.testing import Behavior, FakeUpstream
+from synaxis_core.fake import Behavior, FakeUpstream
 from synaxis_core.testing.gateway import gateway_harness
 
 MESSAGES = [{"role": "user", "content": "Predict the score of the match."}]

@@ -20,7 +20,7 @@ import httpx
 from sqlalchemy import text
 
 from synaxis_core.db.engine import create_engine
-from synaxis_core.testing import Behavior, FakeUpstream
+from synaxis_core.fake import Behavior, FakeUpstream
 from synaxis_core.testing.gateway import fake_environ
 from synaxis_core.testing.server_process import GatewayProcess
 

@@ -11,7 +11,7 @@ from synaxis_core.errors import UpstreamConnectionError
 from synaxis_core.providers.base import OpenAICompatibleProvider
 from synaxis_core.sync.discover import discover_models
 from synaxis_core.sync.providers import sync_providers
-from synaxis_core.testing import FakeUpstream
+from synaxis_core.fake import FakeUpstream
 from synaxis_core.testing.plugin_manager import make_extensions, make_settings
 from synaxis_core.types import DiscoveredModel, ModelSpec
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from synaxis_core.cli import cli
 from synaxis_core.db.models import ApiKey, ProviderModel, Tenant, ValidationResult
-from synaxis_core.testing import Behavior, FakeUpstream
+from synaxis_core.fake import Behavior, FakeUpstream
 from synaxis_core.testing.gateway import fake_environ, gateway_harness
 from synaxis_core.validation import TENANT, validate
 from synaxis_core.validation.checks import Answer, extract_json, judge, parse_stream

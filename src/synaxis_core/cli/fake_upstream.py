@@ -2,7 +2,7 @@
 
 Point a provider at it with its base-URL variable, e.g.
 ``SYNTHETIC_BASE_URL=http://127.0.0.1:8089/synthetic/v1``; script failures per model
-over its control API (``/_fake/``, see ``synaxis_core.testing.fake_control``).
+over its control API (``/_fake/``, see ``synaxis_core.fake.control``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def fake_upstream(host: str, port: int, api_key: str | None) -> None:
     real providers, quirks included; scripted failures go through its control API
     (/_fake/). It listens on a loopback address only.
     """
-    from synaxis_core.testing.fake_upstream import FakeUpstream
+    from synaxis_core.fake.upstream import FakeUpstream
 
     if not is_loopback(host):
         raise click.ClickException(

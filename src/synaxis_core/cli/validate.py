@@ -34,7 +34,7 @@ def validate(provider: str | None, model: str | None, concurrency: int, as_json:
     the validation_results table; a model that fails through its own fault is disabled
     with the reason (re-enable it with PATCH /admin/models/ID).
     """
-    from synaxis_core.server.gateway import Gateway
+    from synaxis_core.runtime.gateway import Gateway
 
     settings = load_settings()
     console = Console(stderr=True)

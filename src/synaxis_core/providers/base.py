@@ -42,7 +42,7 @@ from synaxis_core.providers.http import (
     timeout_for,
 )
 from synaxis_core.providers.retry import RETRY_STATUSES, RetryableStatus, call_with_retries
-from synaxis_core.providers.sse import DONE, SSEDecoder
+from synaxis_core.sse import DONE, SSEDecoder
 from synaxis_core.providers.upstream_errors import (
     error_from_event,
     error_from_exception,

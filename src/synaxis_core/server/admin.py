@@ -15,7 +15,7 @@ from synaxis_core.db.models import ProviderModel, utcnow
 from synaxis_core.db.registry import list_models
 from synaxis_core.errors import InvalidRequest, NotFound
 from synaxis_core.ledger.queries import usage_totals
-from synaxis_core.server.gateway import Gateway
+from synaxis_core.runtime.gateway import Gateway
 from synaxis_core.server.openapi import admin_operation
 from synaxis_core.sync.runner import run_round
 from synaxis_core.tenants import ALL_MODELS

@@ -17,9 +17,9 @@ from synaxis_core.plugins import Extensions, load_extensions
 from synaxis_core.server.admin import AdminController
 from synaxis_core.server.asgi import check_header_size
 from synaxis_core.server.chat import CHAT_PATH, ChatEndpoint, chat_completions
-from synaxis_core.server.demo import start_fake_upstream, wants_demo
+from synaxis_core.runtime.demo import start_fake_upstream, wants_demo
 from synaxis_core.server.errors import EXCEPTION_HANDLERS
-from synaxis_core.server.gateway import Gateway
+from synaxis_core.runtime.gateway import Gateway
 from synaxis_core.server.routes import health, list_models, metrics, own_usage
 from synaxis_core.settings import Settings
 from synaxis_core.tenants.service import create_key

@@ -27,7 +27,7 @@ from synaxis_core.postprocess.base import PostProcessContext
 from synaxis_core.postprocess.pipeline import StreamPipeline, process_response
 from synaxis_core.routing.scoring import RouteRequest
 from synaxis_core.routing.table import Deployment
-from synaxis_core.server.accounting import RequestRecord, account, new_request_id
+from synaxis_core.runtime.accounting import RequestRecord, account, new_request_id
 from synaxis_core.server.asgi import (
     ClientDisconnected,
     RawHeaders,
@@ -40,7 +40,7 @@ from synaxis_core.server.asgi import (
     send_stream,
 )
 from synaxis_core.server.errors import INTERNAL_ERROR, error_headers
-from synaxis_core.server.gateway import Gateway
+from synaxis_core.runtime.gateway import Gateway
 from synaxis_core.server.openapi import ChatCompletionOperation
 from synaxis_core.server.request import decode_chat_request
 from synaxis_core.tenants import TenantInfo

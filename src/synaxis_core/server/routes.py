@@ -10,7 +10,7 @@ from litestar import Request, Response, get
 from sqlalchemy import text
 
 from synaxis_core.ledger.queries import usage_totals
-from synaxis_core.server.gateway import Gateway
+from synaxis_core.runtime.gateway import Gateway
 
 _CREATED = int(time.time())
 

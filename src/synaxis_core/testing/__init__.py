@@ -1,13 +1,11 @@
-"""Test kit for Synaxis and its plugins.
+"""Test kit for Synaxis plugins: conformance suites, strategies, a gateway in a test.
 
-`FakeUpstream` is an OpenAI-compatible fake of the real providers (openai, synthetic,
-together, nvidia flavors) with scripted per-model failures (`Behavior`); it serves the
-tests, the demo mode and the benchmarks. Traffic stays on 127.0.0.1.
+`ProviderConformanceTests` checks a provider plugin against the fake upstream
+(`synaxis_core.fake`, re-exported here: `FakeUpstream`, `Behavior`); `ScorerConformanceTests`
+checks a scorer with hypothesis; `gateway_harness` runs a whole gateway in a test.
 """
 
-from .fake_behavior import KINDS, MODELS_BEHAVIORS, Behavior, RecordedRequest
-from .fake_formats import FLAVORS, NVIDIA_NON_CHAT_MODELS
-from .fake_upstream import FakeUpstream
+from synaxis_core.fake import KINDS, MODELS_BEHAVIORS, NVIDIA_NON_CHAT_MODELS, FLAVORS, Behavior, FakeUpstream, RecordedRequest
 
 __all__ = [
     "FLAVORS",
@@ -16,13 +14,13 @@ __all__ = [
     "NVIDIA_NON_CHAT_MODELS",
     "Behavior",
     "FakeUpstream",
+    "ProviderConformanceTests",
     "RecordedRequest",
 ]
 
 
 def __getattr__(name: str) -> object:
-    """``ProviderConformanceTests`` needs pytest, so it is imported on first use only
-    (the fake upstream also serves the demo mode, where pytest is not installed)."""
+    """``ProviderConformanceTests`` needs pytest, so it is imported on first use only."""
     if name == "ProviderConformanceTests":
         from .conformance import ProviderConformanceTests
 

@@ -36,8 +36,8 @@ from synaxis_core.errors import (
 )
 from synaxis_core.providers.base import OpenAICompatibleProvider
 from synaxis_core.settings import Settings
-from synaxis_core.testing.fake_behavior import DEFAULT_ANSWER, Behavior
-from synaxis_core.testing.fake_upstream import FakeUpstream
+from synaxis_core.fake.behavior import DEFAULT_ANSWER, Behavior
+from synaxis_core.fake.upstream import FakeUpstream
 from synaxis_core.types import ModelSpec
 
 OPENAI_FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter", "function_call"}

@@ -22,7 +22,7 @@ from litestar import Litestar
 
 from synaxis_core.plugins import load_extensions
 from synaxis_core.settings import Settings
-from synaxis_core.testing.fake_upstream import FakeUpstream
+from synaxis_core.fake.upstream import FakeUpstream
 
 PROVIDER_VARIABLES = {
     "synthetic": ("SYNTHETIC_BASE_URL", "SYNTHETIC_API_KEY"),
@@ -83,7 +83,7 @@ async def gateway_harness(
 ) -> AsyncIterator[GatewayHarness]:
     """A running gateway app and a key for ``tenant``."""
     from synaxis_core.server.app import create_app
-    from synaxis_core.server.gateway import Gateway
+    from synaxis_core.runtime.gateway import Gateway
     from synaxis_core.tenants.service import create_key
 
     variables = {

@@ -34,7 +34,7 @@ from synaxis_core.tenants.service import create_key, revoke_key
 from synaxis_core.validation.checks import MESSAGES, Answer, Verdict, judge, parse_completion, parse_stream
 
 if TYPE_CHECKING:
-    from synaxis_core.server.gateway import Gateway
+    from synaxis_core.runtime.gateway import Gateway
 
 log = logging.getLogger("synaxis.validate")
 

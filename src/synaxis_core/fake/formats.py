@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from .fake_behavior import Behavior
+from .behavior import Behavior
 
 FLAVORS = ("openai", "synthetic", "together", "nvidia")
 CREATED = 1767225600  # 2026-01-01T00:00:00Z: fixed, so bodies are deterministic

@@ -12,7 +12,7 @@ Three ways to run it::
     async with FakeUpstream() as fake: ...          # inside the current event loop
 
 ``FakeUpstream(port=N).serve_forever()`` blocks (Ctrl-C stops it) for demos and
-multi-process tests, which drive it over the HTTP control API (`fake_control`).
+multi-process tests, which drive it over the HTTP control API (`synaxis_core.fake.control`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from aiohttp import web
 
 from synaxis_core.postprocess.think import OPENING_TAG_IN_TEMPLATE
 
-from . import fake_control
-from .fake_behavior import (
+from . import control
+from .behavior import (
     MODELS_BEHAVIORS,
     OK,
     STALL_DEFAULT_S,
@@ -39,8 +39,8 @@ from .fake_behavior import (
     RecordedRequest,
     coerce_sequence,
 )
-from .fake_chat import completion_body, make_answer, stream_error_line, stream_parts
-from .fake_formats import (
+from .chat import completion_body, make_answer, stream_error_line, stream_parts
+from .formats import (
     FLAVORS,
     GARBAGE_MODELS,
     INVALID_JSON_BODY,
@@ -55,8 +55,8 @@ from .fake_formats import (
     rate_limited,
     unauthorized,
 )
-from .fake_send import reset, respond, send_cut_body, send_stream
-from .fake_server import BackgroundServer
+from .send import reset, respond, send_cut_body, send_stream
+from .server import BackgroundServer
 
 _decode = msgspec.json.decode
 _FLAVOR_PATH = "/{flavor:" + "|".join(FLAVORS) + "}"
@@ -117,7 +117,7 @@ class FakeUpstream(BackgroundServer):
     # --- scripting -----------------------------------------------------------------
 
     def add_model(self, flavor: str, upstream_id: str, **extras: Any) -> None:
-        """List a model in ``GET /{flavor}/v1/models``; see `fake_formats.model_entry`
+        """List a model in ``GET /{flavor}/v1/models``; see `synaxis_core.fake.formats.model_entry`
         for the extras (``context_length``, ``input_price``/``output_price`` per million
         tokens, ``type``, ``provider``, ...; others are copied verbatim)."""
         _check_flavor(flavor)
@@ -296,10 +296,10 @@ class FakeUpstream(BackgroundServer):
         self._record("synthetic", request, None)
         if not self._authorized(request):
             return respond(unauthorized("synthetic"))
-        default = (fake_control.SYNTHETIC_QUOTA_LIMIT, None)
+        default = (control.SYNTHETIC_QUOTA_LIMIT, None)
         limit = self._account_limits.get("synthetic", default)[0]
         used = min(self._accepted["synthetic"], limit)
-        return respond(Reply(200, encode(fake_control.quota(used, limit))))
+        return respond(Reply(200, encode(control.quota(used, limit))))
 
     def make_app(self) -> web.Application:
         """The aiohttp application (upstream routes plus the ``/_fake`` control API)."""
@@ -307,7 +307,7 @@ class FakeUpstream(BackgroundServer):
         app.router.add_post(_FLAVOR_PATH + "/v1/chat/completions", self._chat)
         app.router.add_get(_FLAVOR_PATH + "/v1/models", self._models_listing)
         app.router.add_get("/synthetic/v2/quotas", self._quotas)
-        app.add_routes(fake_control.routes(self))
+        app.add_routes(control.routes(self))
         return app
 
     def banner(self) -> list[str]:
@@ -325,8 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     """Command line ``[--host H] [--port N] [--api-key K]``: serve until Ctrl-C, exit 0.
 
     Meant for a CLI verb (``synaxis fake-upstream``); ad hoc:
-    ``python -c "from synaxis_core.testing.fake_upstream import main; main()" --port 8089``.
+    ``python -c "from synaxis_core.fake.upstream import main; main()" --port 8089``.
     """
-    args = fake_control.parse_args(argv)
+    args = control.parse_args(argv)
     run(args.host, args.port, args.api_key)
     return 0

@@ -27,8 +27,9 @@ from synaxis_core.limits.tenant import TenantGate
 from synaxis_core.plugins import Extensions, load_extensions
 from synaxis_core.routing.health import HealthTracker
 from synaxis_core.routing.router import Router
-from synaxis_core.routing.table import Deployment, RoutingTable, load_routing_table, registry_version
-from synaxis_core.server.metrics import Metrics
+from synaxis_core.routing.table import Deployment, RoutingTable
+from synaxis_core.runtime.registry import load_routing_table, registry_version
+from synaxis_core.runtime.metrics import Metrics
 from synaxis_core.settings import Settings
 from synaxis_core.sync.providers import sync_providers
 from synaxis_core.tenants import AuthSnapshot, TenantInfo

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from .fake_upstream import FakeUpstream
+    from .upstream import FakeUpstream
 
 SYNTHETIC_QUOTA_LIMIT = 135
 

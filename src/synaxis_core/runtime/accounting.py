@@ -13,7 +13,7 @@ from synaxis_core.ledger.writer import UsageEntry
 
 if TYPE_CHECKING:
     from synaxis_core.routing.table import Deployment
-    from synaxis_core.server.gateway import Gateway
+    from synaxis_core.runtime.gateway import Gateway
     from synaxis_core.tenants import TenantInfo
 
 log = logging.getLogger("synaxis.accounting")

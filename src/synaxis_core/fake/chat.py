@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fake_behavior import Behavior
-from .fake_formats import CREATED, count_words, encode, reasoning_key
+from .behavior import Behavior
+from .formats import CREATED, count_words, encode, reasoning_key
 
 KEEP_ALIVE = b": keep-alive\n\n"
 DONE = b"data: [DONE]\n\n"

@@ -15,7 +15,7 @@ from synaxis_core.plugins import Extensions
 from synaxis_core.settings import Settings
 
 if TYPE_CHECKING:
-    from synaxis_core.testing import FakeUpstream
+    from synaxis_core.fake import FakeUpstream
 
 DEMO_KEY_VALUE = "demo-key-not-a-real-provider-key"
 FLAVORS = {"synthetic": "synthetic", "together": "together", "nvidia": "nvidia"}
@@ -30,7 +30,7 @@ def wants_demo(settings: Settings, ext: Extensions) -> bool:
 
 async def start_fake_upstream(settings: Settings, ext: Extensions) -> tuple[FakeUpstream, Settings]:
     """Start the fake upstream; returns it and settings whose providers point at it."""
-    from synaxis_core.testing import Behavior, FakeUpstream  # aiohttp's server: only in demo mode
+    from synaxis_core.fake import Behavior, FakeUpstream  # aiohttp's server: only in demo mode
 
     fake = FakeUpstream()
     await fake.astart()

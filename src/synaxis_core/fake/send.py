@@ -14,8 +14,8 @@ import struct
 
 from aiohttp import web
 
-from .fake_chat import BROKEN_LINE, StreamParts
-from .fake_formats import JSON, Reply
+from .chat import BROKEN_LINE, StreamParts
+from .formats import JSON, Reply
 
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 
