@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import AsyncIterable, AsyncIterator
 
+import msgspec
+
 DONE = b"[DONE]"
 
 SSEEvent = tuple[bytes | None, bytes]
@@ -75,3 +77,18 @@ async def aiter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[SSEEvent]:
             yield event
     for event in decoder.close():
         yield event
+
+
+# --- encoding: what the gateway sends its clients ----------------------------------------
+
+_encode_json = msgspec.json.Encoder().encode
+DONE_EVENT = b"data: [DONE]\n\n"
+"""The end of an OpenAI stream."""
+
+
+def encode_event(data: object, event: str | None = None) -> bytes:
+    """One server-sent event: ``data`` as JSON on one ``data:`` line, after an ``event:``
+    line when ``event`` is given (Anthropic's streams name every event)."""
+    if event is None:
+        return b"data: " + _encode_json(data) + b"\n\n"
+    return b"event: " + event.encode() + b"\ndata: " + _encode_json(data) + b"\n\n"

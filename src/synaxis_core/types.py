@@ -109,3 +109,34 @@ class Usage(msgspec.Struct, kw_only=True):
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+class ChatRequest:
+    """A request in the pipeline's terms: the chat-completions shape, whatever API it came in.
+
+    ``body`` is what goes to the upstream (unknown fields kept); the other attributes are
+    the checked values the pipeline reads. The HTTP edge builds one per request
+    (``server.request`` for chat completions).
+    """
+
+    __slots__ = ("body", "model", "messages", "stream", "include_usage", "max_output", "reasoning_mode")
+
+    def __init__(
+        self,
+        body: dict[str, Any],
+        *,
+        model: str,
+        stream: bool = False,
+        include_usage: bool = False,
+        max_output: int | None = None,
+        reasoning_mode: str = "separate",
+    ) -> None:
+        self.body = body
+        self.model = model
+        self.messages: list[dict[str, Any]] = body["messages"]
+        self.stream = stream
+        self.include_usage = include_usage
+        """The client asked for the usage chunk of a stream (the ledger gets usage anyway)."""
+        self.max_output = max_output
+        self.reasoning_mode = reasoning_mode
+        """``separate``, ``strip`` or ``keep`` (see the post-processors)."""

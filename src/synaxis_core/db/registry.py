@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from synaxis_core.db.models import GlobalModel, ProviderModel
+from synaxis_core.db.models import GlobalModel, ProviderModel, utcnow
 
 MODEL_FIELDS = (
     "id",
@@ -64,3 +64,25 @@ async def list_models(session: AsyncSession, *, provider: str | None = None) -> 
         query = query.where(ProviderModel.provider == provider)
     rows = (await session.execute(query.order_by(ProviderModel.provider, ProviderModel.id))).all()
     return [model_view(row, global_model) for row, global_model in rows]
+
+
+async def set_model_state(
+    sessions: async_sessionmaker[AsyncSession],
+    model_id: str,
+    *,
+    active: bool,
+    by: str | None = None,
+    reason: str | None = None,
+    failures: int = 0,
+) -> bool:
+    """Enable or disable one deployment (``disabled_by`` / ``disabled_reason`` / ``disabled_at``
+    written or cleared with it); False when there is no such deployment."""
+    if active:
+        values: dict[str, Any] = {"active": True, "disabled_by": None, "disabled_reason": None,
+                                  "disabled_at": None, "consecutive_failures": 0}
+    else:
+        values = {"active": False, "disabled_by": by, "disabled_reason": reason, "disabled_at": utcnow(),
+                  "consecutive_failures": failures}
+    async with sessions.begin() as session:
+        result = await session.execute(update(ProviderModel).where(ProviderModel.id == model_id).values(**values))
+    return bool(result.rowcount)

@@ -198,7 +198,8 @@ class HealthTracker:
         if self.on_disable is not None:
             await self.on_disable(deployment, reason)
 
-    async def enable(self, deployment: Deployment) -> None:
+    async def enable(self, deployment: Deployment, *, why: str) -> None:
+        """Re-enable ``deployment``; ``why`` goes into the log line ("after a successful probe")."""
         deployment.active = True
         deployment.disabled_reason = None
         deployment.disabled_by = None
@@ -206,7 +207,7 @@ class HealthTracker:
         self.recent.pop(deployment.id, None)
         await self.backend.reset_failures(deployment_key(deployment.id))
         await self.backend.clear_cooldown(deployment_key(deployment.id))
-        log.warning("re-enabled deployment %s after a successful probe", deployment.id)
+        log.warning("re-enabled deployment %s %s", deployment.id, why)
         if self.on_enable is not None:
             await self.on_enable(deployment, "")
 

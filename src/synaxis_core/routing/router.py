@@ -4,8 +4,12 @@ Failover: on a retryable failure (429, 5xx, timeout, connection error, a model t
 deployment cannot serve) the next candidate is tried, within the provider's
 per-attempt timeout and the request's overall deadline. An error that blames the
 request itself (400 from the upstream) is returned to the client at once. In a
-stream, failover happens only until the first chunk has been received; the server
-owns everything after that.
+stream, failover happens only until the first chunk has been received; the pipeline
+(``runtime.pipeline``) owns everything after that.
+
+The router decides and tries; it records nothing. Each failed attempt is handed to the
+caller's ``on_failure`` and the winner comes back with the time its attempt took, so
+health, latency and accounting are recorded in one place, the pipeline.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from synaxis_core.routing.table import Deployment, RoutingTable
 
 
 T = TypeVar("T")
+FailureHook = Callable[["Deployment", UpstreamError], Awaitable[None]]
+"""Called once per failed attempt (the pipeline records it: health, metrics)."""
 
 
 @dataclass
@@ -162,9 +168,11 @@ class Router:
         request: RouteRequest,
         deadline: float,
         call: Callable[[Deployment, float], Awaitable[T]],
+        on_failure: FailureHook,
     ) -> tuple[T, Deployment, list[Attempt], float]:
         """Try ``call(deployment, seconds)`` on each candidate in order, where ``call`` keeps
-        to the time it is given; returns (result, deployment, failed attempts, start)."""
+        to the time it is given; returns (result, deployment, failed attempts, the winning
+        attempt's milliseconds)."""
         attempts: list[Attempt] = []
         for d in plan:
             refused = await self._admit(d, request)
@@ -182,30 +190,32 @@ class Router:
                 attempts.append(Attempt(d.id, d.provider_name, error))
                 if error.scope == "request":
                     raise error from None
-                await self.health.failure(d, error)
+                await on_failure(d, error)
                 continue
-            return result, d, attempts, started
+            return result, d, attempts, (time.perf_counter() - started) * 1000
         raise _all_failed(request.model, attempts)
 
     async def complete(
-        self, body: dict[str, Any], plan: Sequence[Deployment], request: RouteRequest, deadline: float
-    ) -> tuple[dict[str, Any], Deployment, list[Attempt]]:
-        """Call candidates in order until one answers; returns (response, deployment, failed attempts)."""
+        self, body: dict[str, Any], plan: Sequence[Deployment], request: RouteRequest, deadline: float,
+        on_failure: FailureHook,
+    ) -> tuple[dict[str, Any], Deployment, list[Attempt], float]:
+        """Call candidates in order until one answers; returns (response, deployment, failed
+        attempts, milliseconds of the winning attempt until its whole body)."""
 
         def call(d: Deployment, seconds: float) -> Awaitable[dict[str, Any]]:
             return d.provider.chat({**body, "model": d.upstream_id}, timeout=seconds)  # bounds the whole call
 
-        response, d, attempts, started = await self._first_success(plan, request, deadline, call)
-        await self.health.success(d, (time.perf_counter() - started) * 1000)
-        return response, d, attempts
+        return await self._first_success(plan, request, deadline, call, on_failure)
 
     async def open_stream(
-        self, body: dict[str, Any], plan: Sequence[Deployment], request: RouteRequest, deadline: float
-    ) -> tuple[dict[str, Any], AsyncIterator[dict[str, Any]], Deployment, list[Attempt], float]:
+        self, body: dict[str, Any], plan: Sequence[Deployment], request: RouteRequest, deadline: float,
+        on_failure: FailureHook,
+    ) -> tuple[tuple[dict[str, Any], AsyncIterator[dict[str, Any]]], Deployment, list[Attempt], float]:
         """Open a stream on the first candidate that delivers its first chunk.
 
-        Returns (first chunk, the rest of the stream, deployment, failed attempts, start time).
-        Health is updated by whoever consumes the rest of the stream.
+        Returns ((first chunk, the rest of the stream), deployment, failed attempts,
+        milliseconds of the winning attempt until its first chunk). Whoever consumes the
+        rest of the stream records how it ended.
         """
 
         async def call(d: Deployment, seconds: float) -> tuple[dict[str, Any], AsyncIterator[dict[str, Any]]]:
@@ -214,11 +224,10 @@ class Router:
                 async with asyncio.timeout(seconds):  # until the first chunk
                     return await anext(stream), stream
             except BaseException:
-                await _close(stream)
+                await close_quietly(stream)
                 raise
 
-        (first, stream), d, attempts, started = await self._first_success(plan, request, deadline, call)
-        return first, stream, d, attempts, started
+        return await self._first_success(plan, request, deadline, call, on_failure)
 
 
 def _as_upstream_error(exc: BaseException, d: Deployment) -> UpstreamError:
@@ -247,7 +256,8 @@ _LIMIT_CODES = ("deployment_rpm_limit", "deployment_tpm_limit")
 _TOO_LONG = "context window of "
 
 
-async def _close(stream: AsyncIterator[Any]) -> None:
+async def close_quietly(stream: AsyncIterator[Any]) -> None:
+    """Close an upstream stream; a failure to close must not mask how it ended."""
     aclose = getattr(stream, "aclose", None)
     if aclose is not None:
         try:

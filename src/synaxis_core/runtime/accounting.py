@@ -1,4 +1,7 @@
-"""After a request: usage -> cost -> ledger, spend and metrics (one place for both paths)."""
+"""After a request: usage -> cost -> ledger, spend and metrics, for every way a request ends.
+
+The pipeline (``runtime.pipeline``) is the only caller of ``Accounting.record``.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +15,10 @@ from synaxis_core.ledger.cost import cost_usd, tokens_for_chars
 from synaxis_core.ledger.writer import UsageEntry
 
 if TYPE_CHECKING:
+    from synaxis_core.ledger.writer import LedgerWriter
+    from synaxis_core.limits.tenant import TenantGate
     from synaxis_core.routing.table import Deployment
-    from synaxis_core.runtime.gateway import Gateway
+    from synaxis_core.runtime.metrics import Metrics
     from synaxis_core.tenants import TenantInfo
 
 log = logging.getLogger("synaxis.accounting")
@@ -64,44 +69,52 @@ class RequestRecord:
                 self.completion_tokens = completion
 
 
-async def account(gateway: Gateway, record: RequestRecord, status: str, http_status: int) -> None:
-    latency_ms = (time.perf_counter() - record.started) * 1000
-    d = record.deployment
-    prompt = record.prompt_tokens
-    completion = record.completion_tokens
-    if (d is not None and status != "error") or record.output_chars:
-        if prompt is None:
-            prompt = record.estimated_prompt_tokens
-        if completion is None:
-            completion = tokens_for_chars(record.output_chars)
-    prompt, completion = prompt or 0, completion or 0
-    cost = 0.0
-    if d is not None and (prompt or completion):
-        cost = cost_usd(prompt, completion, d.spec.input_price, d.spec.output_price)
-    metrics = gateway.metrics
-    # the model label is the served global model, never the client's free-form string
-    model_label = (d.global_id or d.id) if d is not None else "-"
-    metrics.requests.add((model_label, status))
-    metrics.latency.observe(("true",) if record.stream else ("false",), latency_ms / 1000)
-    if d is not None:
-        metrics.tokens.add((d.id, "in"), prompt)
-        metrics.tokens.add((d.id, "out"), completion)
-        if cost:
-            metrics.cost.add((d.id,), cost)
-            await gateway.gate.spend(record.tenant, record.scopes, cost)
-    entry = UsageEntry(
-        request_id=record.request_id,
-        tenant_id=record.tenant.id,
-        provider_model_id=d.id if d is not None else None,
-        global_model_id=d.global_id if d is not None else None,
-        requested_model=record.requested_model[:REQUESTED_MODEL_CHARS] if record.requested_model else None,
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        cost_usd=cost,
-        latency_ms=latency_ms,
-        status=status,  # type: ignore[arg-type]
-        http_status=http_status,
-        attempts=record.attempts,
-        stream=record.stream,
-    )
-    await gateway.ledger.record(entry)
+class Accounting:
+    """Turns a finished ``RequestRecord`` into a ledger row, the tenant's spend and metrics."""
+
+    def __init__(self, metrics: Metrics, gate: TenantGate, ledger: LedgerWriter) -> None:
+        self.metrics = metrics
+        self.gate = gate
+        self.ledger = ledger
+
+    async def record(self, record: RequestRecord, status: str, http_status: int) -> None:
+        latency_ms = (time.perf_counter() - record.started) * 1000
+        d = record.deployment
+        prompt = record.prompt_tokens
+        completion = record.completion_tokens
+        if (d is not None and status != "error") or record.output_chars:
+            if prompt is None:
+                prompt = record.estimated_prompt_tokens
+            if completion is None:
+                completion = tokens_for_chars(record.output_chars)
+        prompt, completion = prompt or 0, completion or 0
+        cost = 0.0
+        if d is not None and (prompt or completion):
+            cost = cost_usd(prompt, completion, d.spec.input_price, d.spec.output_price)
+        metrics = self.metrics
+        # the model label is the served global model, never the client's free-form string
+        model_label = (d.global_id or d.id) if d is not None else "-"
+        metrics.requests.add((model_label, status))
+        metrics.latency.observe(("true",) if record.stream else ("false",), latency_ms / 1000)
+        if d is not None:
+            metrics.tokens.add((d.id, "in"), prompt)
+            metrics.tokens.add((d.id, "out"), completion)
+            if cost:
+                metrics.cost.add((d.id,), cost)
+                await self.gate.spend(record.tenant, record.scopes, cost)
+        entry = UsageEntry(
+            request_id=record.request_id,
+            tenant_id=record.tenant.id,
+            provider_model_id=d.id if d is not None else None,
+            global_model_id=d.global_id if d is not None else None,
+            requested_model=record.requested_model[:REQUESTED_MODEL_CHARS] if record.requested_model else None,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cost_usd=cost,
+            latency_ms=latency_ms,
+            status=status,  # type: ignore[arg-type]
+            http_status=http_status,
+            attempts=record.attempts,
+            stream=record.stream,
+        )
+        await self.ledger.record(entry)

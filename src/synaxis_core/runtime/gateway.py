@@ -1,7 +1,10 @@
-"""The gateway's running state: registry, router, health, auth, ledger, background tasks.
+"""The running gateway: it builds every service, owns the background work, and holds the pipeline.
 
-Everything the request path needs is in memory here; the database is read at start-up
-and when the registry or the keys change (polled once a second, off the request path).
+``Gateway.open`` checks Redis, migrates, syncs the installed providers' models, loads the
+routing table and the keys, and starts the loops (registry and key reloads polled once a
+second off the request path, probes of disabled deployments, the ledger writer).
+Everything a request needs is in memory here; ``pipeline`` serves requests (see
+``runtime.pipeline``). Nothing here knows HTTP (see ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ import hmac
 import logging
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from synaxis_core.db.engine import create_engine, session_factory
 from synaxis_core.db.migrate import upgrade
-from synaxis_core.db.models import ProviderModel, utcnow
-from synaxis_core.errors import AuthenticationError, PermissionDenied, UpstreamError
+from synaxis_core.db.registry import list_models, set_model_state
+from synaxis_core.errors import AuthenticationError, NotFound, PermissionDenied, UpstreamError
 from synaxis_core.ledger.writer import LedgerWriter
 from synaxis_core.limits.base import StateBackend
 from synaxis_core.limits.factory import open_backend
@@ -28,8 +31,10 @@ from synaxis_core.plugins import Extensions, load_extensions
 from synaxis_core.routing.health import HealthTracker
 from synaxis_core.routing.router import Router
 from synaxis_core.routing.table import Deployment, RoutingTable
-from synaxis_core.runtime.registry import load_routing_table, registry_version
+from synaxis_core.runtime.accounting import Accounting
 from synaxis_core.runtime.metrics import Metrics
+from synaxis_core.runtime.pipeline import Pipeline
+from synaxis_core.runtime.registry import load_routing_table, registry_version
 from synaxis_core.settings import Settings
 from synaxis_core.sync.providers import sync_providers
 from synaxis_core.tenants import AuthSnapshot, TenantInfo
@@ -75,6 +80,8 @@ class Gateway:
             flush_interval_s=settings.ledger_flush_interval_s,
             queue_max=settings.ledger_queue_max,
         )
+        self.accounting = Accounting(self.metrics, self.gate, self.ledger)
+        self.pipeline = Pipeline(settings, self.router, self.gate, self.health, self.metrics, self.accounting)
         self.demo = False
         self._admin_key = settings.admin_key.get_secret_value().encode() if settings.admin_key else None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -162,26 +169,54 @@ class Gateway:
                 await self.backend.set_cooldown(d.cooldown_keys[0], self.settings.disable_cooldown_s, d.disabled_reason or str(exc))
                 log.info("probe of %s failed: %s", d.id, exc)
                 continue
-            await self.health.enable(d)
+            await self.health.enable(d, why="after a successful probe")
             enabled.append(d.id)
         return enabled
 
     async def _persist_disable(self, d: Deployment, reason: str) -> None:
         self.metrics.disables.labels(d.id).inc()
         self.metrics.disabled.inc()
-        values = {"active": False, "disabled_by": d.disabled_by, "disabled_reason": reason,
-                  "disabled_at": utcnow(), "consecutive_failures": self.health.failures.get(d.id, 0)}
-        self.spawn(self._update_model(d.id, values))
+        failures = self.health.failures.get(d.id, 0)
+        self.spawn(set_model_state(self.sessions, d.id, active=False, by=d.disabled_by, reason=reason, failures=failures))
 
     async def _persist_enable(self, d: Deployment, _: str) -> None:
         self.metrics.disabled.dec()
-        values = {"active": True, "disabled_by": None, "disabled_reason": None, "disabled_at": None,
-                  "consecutive_failures": 0}
-        self.spawn(self._update_model(d.id, values))
+        self.spawn(set_model_state(self.sessions, d.id, active=True))
 
-    async def _update_model(self, model_id: str, values: dict[str, Any]) -> None:
-        async with self.sessions.begin() as session:
-            await session.execute(update(ProviderModel).where(ProviderModel.id == model_id).values(**values))
+    async def models(self, provider: str | None = None) -> list[dict[str, Any]]:
+        """The registry as the admin API shows it (``db.registry.model_view``)."""
+        async with self.sessions() as session:
+            return await list_models(session, provider=provider)
+
+    async def model(self, model_id: str) -> dict[str, Any]:
+        """One deployment of the registry; :raises NotFound: no such deployment."""
+        for found in await self.models():
+            if found["id"] == model_id:
+                return found
+        raise NotFound(f"No deployment {model_id!r}")
+
+    async def set_model_active(self, model_id: str, active: bool, reason: str | None = None) -> None:
+        """An operator's enable or disable (the admin API): written to the registry, which
+        every instance reloads; re-enabling also clears this deployment's health state.
+
+        :raises NotFound: no deployment ``model_id``.
+        """
+        reason = None if active else (reason or "disabled by an operator")
+        if not await set_model_state(self.sessions, model_id, active=active, by="admin", reason=reason):
+            raise NotFound(f"No deployment {model_id!r}")
+        deployment = self.router.table.by_id.get(model_id)
+        if active and deployment is not None:
+            await self.health.enable(deployment, why="by an operator")
+        await self.reload_registry()
+
+    async def database_ok(self) -> str:
+        """``"ok"``, or what went wrong when the database does not answer ``SELECT 1``."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+            return f"error: {type(exc).__name__}"
+        return "ok"
 
     # --- auth ------------------------------------------------------------------------
 

@@ -1,19 +1,22 @@
-"""The admin API (``SYNAXIS_ADMIN_KEY``): models, sync, tenants, keys, limits, usage."""
+"""The admin API (``SYNAXIS_ADMIN_KEY``): models, sync, tenants, keys, limits, usage.
+
+Bodies are typed (msgspec structs that Litestar decodes; unknown fields are refused) and
+the gateway comes by dependency injection; changes go through the runtime and the
+services, never as SQL written here.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, patch, post, put
+from litestar import Controller, delete, get, patch, post, put
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
-from litestar.params import FromPath, FromQuery
-from sqlalchemy import update
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from synaxis_core.db.models import ProviderModel, utcnow
-from synaxis_core.db.registry import list_models
-from synaxis_core.errors import InvalidRequest, NotFound
+from synaxis_core.errors import InvalidRequest
 from synaxis_core.ledger.queries import usage_totals
 from synaxis_core.runtime.gateway import Gateway
 from synaxis_core.server.openapi import admin_operation
@@ -43,116 +46,75 @@ class SyncBody(msgspec.Struct, forbid_unknown_fields=True):
     targets: list[str] = msgspec.field(default_factory=lambda: ["providers", "catalog", "discover"])
 
 
-async def _models(gateway: Gateway, provider: str | None = None) -> list[dict[str, Any]]:
-    async with gateway.sessions() as session:
-        return await list_models(session, provider=provider)
-
-
-async def _model(gateway: Gateway, model_id: str) -> dict[str, Any]:
-    for found in await _models(gateway):
-        if found["id"] == model_id:
-            return found
-    raise NotFound(f"No deployment {model_id!r}")
-
-
-def _decode(raw: bytes, kind: type[Any]) -> Any:
-    try:
-        return msgspec.json.decode(raw or b"{}", type=kind)
-    except msgspec.ValidationError as exc:
-        raise InvalidRequest(f"Invalid request: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
-    except (UnicodeDecodeError, RecursionError):
-        raise InvalidRequest("The request body is not valid UTF-8 JSON of a sensible depth") from None
-
-
 class AdminController(Controller):
     path = "/admin"
     guards = [admin_guard]
     tags = ["Admin"]
 
     @get("/models", operation_id="adminListModels", operation_class=admin_operation())
-    async def models(self, request: Request, provider: FromQuery[str | None] = None) -> list[dict[str, Any]]:
+    async def models(self, gateway: NamedDependency[Gateway], provider: FromQuery[str | None] = None) -> list[dict[str, Any]]:
         """Every deployment in the registry, with its state and disabled reason."""
-        return await _models(request.app.state.gateway, provider)
+        return await gateway.models(provider)
 
     @get("/models/{model_id:str}", operation_id="adminGetModel", operation_class=admin_operation())
-    async def model(self, request: Request, model_id: FromPath[str]) -> dict[str, Any]:
+    async def model(self, gateway: NamedDependency[Gateway], model_id: FromPath[str]) -> dict[str, Any]:
         """One deployment."""
-        return await _model(request.app.state.gateway, model_id)
+        return await gateway.model(model_id)
 
     @patch("/models/{model_id:str}", operation_id="adminPatchModel", operation_class=admin_operation(ModelPatch))
-    async def patch_model(self, request: Request, model_id: FromPath[str]) -> dict[str, Any]:
+    async def patch_model(self, gateway: NamedDependency[Gateway], model_id: FromPath[str], data: JSONBody[ModelPatch]) -> dict[str, Any]:
         """Enable or disable a deployment: ``{"active": false, "reason": "maintenance"}``."""
-        gateway: Gateway = request.app.state.gateway
-        change = _decode(await request.body(), ModelPatch)
-        if change.active:
-            values = {"active": True, "disabled_by": None, "disabled_reason": None, "disabled_at": None,
-                      "consecutive_failures": 0}
-        else:
-            values = {"active": False, "disabled_by": "admin", "disabled_at": utcnow(),
-                      "disabled_reason": change.reason or "disabled by an operator"}
-        async with gateway.sessions.begin() as session:
-            result = await session.execute(update(ProviderModel).where(ProviderModel.id == model_id).values(**values))
-        if result.rowcount == 0:
-            raise NotFound(f"No deployment {model_id!r}")
-        if change.active:
-            deployment = gateway.router.table.by_id.get(model_id)
-            if deployment is not None:
-                await gateway.health.enable(deployment)
-        await gateway.reload_registry()
-        return await _model(gateway, model_id)
+        await gateway.set_model_active(model_id, data.active, data.reason)
+        return await gateway.model(model_id)
 
     @post("/sync", operation_id="adminSync", status_code=200, operation_class=admin_operation(SyncBody))
-    async def sync(self, request: Request) -> list[dict[str, Any]]:
+    async def sync(self, gateway: NamedDependency[Gateway], data: JSONBody[SyncBody | None] = None) -> list[dict[str, Any]]:
         """Run a sync round now: ``{"targets": ["providers", "catalog", "discover"]}``."""
-        gateway: Gateway = request.app.state.gateway
-        body = _decode(await request.body(), SyncBody)
+        targets = (data or SyncBody()).targets
         try:
-            reports = await run_round(gateway.settings, gateway.ext, gateway.sessions, body.targets)
+            reports = await run_round(gateway.settings, gateway.ext, gateway.sessions, targets)
         except ValueError as exc:
             raise InvalidRequest(str(exc), param="targets") from None
         await gateway.reload_registry()
         return [r.as_dict() for r in reports]
 
     @get("/tenants", operation_id="adminListTenants", operation_class=admin_operation())
-    async def tenants(self, request: Request) -> list[dict[str, Any]]:
+    async def tenants(self, gateway: NamedDependency[Gateway]) -> list[dict[str, Any]]:
         """Tenants with their limits."""
-        return await list_tenants(request.app.state.gateway.sessions)
+        return await list_tenants(gateway.sessions)
 
-    @post("/tenants/{tenant:str}/keys", operation_id="adminCreateKey", status_code=201, operation_class=admin_operation())
-    async def create_key(self, request: Request, tenant: FromPath[str]) -> dict[str, Any]:
+    @post("/tenants/{tenant_name:str}/keys", operation_id="adminCreateKey", status_code=201, operation_class=admin_operation())
+    async def create_key(self, gateway: NamedDependency[Gateway], tenant_name: FromPath[str]) -> dict[str, Any]:
         """Create the tenant if needed and a new key; the key is shown only in this response."""
-        gateway: Gateway = request.app.state.gateway
-        info, key = await create_key(gateway.sessions, tenant)
+        info, key = await create_key(gateway.sessions, tenant_name)
         await gateway.reload_auth()
         return {"tenant": info.name, "key": key, "prefix": key[:12]}
 
-    @get("/tenants/{tenant:str}/keys", operation_id="adminListKeys", operation_class=admin_operation())
-    async def keys(self, request: Request, tenant: FromPath[str]) -> list[dict[str, Any]]:
+    @get("/tenants/{tenant_name:str}/keys", operation_id="adminListKeys", operation_class=admin_operation())
+    async def keys(self, gateway: NamedDependency[Gateway], tenant_name: FromPath[str]) -> list[dict[str, Any]]:
         """The tenant's keys (prefixes only)."""
-        return await list_keys(request.app.state.gateway.sessions, tenant)
+        return await list_keys(gateway.sessions, tenant_name)
 
     @delete("/keys/{prefix:str}", operation_id="adminRevokeKey", status_code=200, operation_class=admin_operation())
-    async def revoke(self, request: Request, prefix: FromPath[str]) -> dict[str, Any]:
+    async def revoke(self, gateway: NamedDependency[Gateway], prefix: FromPath[str]) -> dict[str, Any]:
         """Revoke a key by its prefix; it stops working at once."""
-        gateway: Gateway = request.app.state.gateway
         revoked = await revoke_key(gateway.sessions, prefix)
         await gateway.reload_auth()
         return {"revoked": revoked}
 
-    @put("/tenants/{tenant:str}/limits", operation_id="adminSetLimit", operation_class=admin_operation(LimitBody))
-    async def set_limit(self, request: Request, tenant: FromPath[str]) -> dict[str, Any]:
+    @put("/tenants/{tenant_name:str}/limits", operation_id="adminSetLimit", operation_class=admin_operation(LimitBody))
+    async def set_limit(self, gateway: NamedDependency[Gateway], tenant_name: FromPath[str], data: JSONBody[LimitBody]) -> dict[str, Any]:
         """Set guardrails: ``{"model": "*", "rpm": 60, "tpm": 100000, "budget_usd": 50}``."""
-        gateway: Gateway = request.app.state.gateway
-        body = _decode(await request.body(), LimitBody)
         limit = await set_limit(
-            gateway.sessions, tenant, body.model, rpm=body.rpm, tpm=body.tpm, budget_usd=body.budget_usd, clear=body.clear
+            gateway.sessions, tenant_name, data.model, rpm=data.rpm, tpm=data.tpm, budget_usd=data.budget_usd,
+            clear=data.clear,
         )
         await gateway.reload_auth()
-        return {"tenant": tenant, "model": body.model, **msgspec.structs.asdict(limit)}
+        return {"tenant": tenant_name, "model": data.model, **msgspec.structs.asdict(limit)}
 
     @get("/usage", operation_id="adminUsage", operation_class=admin_operation())
-    async def usage(self, request: Request, tenant: FromQuery[str | None] = None) -> list[dict[str, Any]]:
+    async def usage(
+        self, gateway: NamedDependency[Gateway], tenant_name: Annotated[str | None, QueryParameter(name="tenant")] = None
+    ) -> list[dict[str, Any]]:
         """Totals from the ledger by day, tenant and model."""
-        return await usage_totals(request.app.state.gateway.sessions, tenant_name=tenant)
+        return await usage_totals(gateway.sessions, tenant_name=tenant_name)

@@ -1,4 +1,11 @@
-"""The Litestar app factory."""
+"""The app: plain ASGI routes on the hot path, Litestar for the rest.
+
+``GatewayApp`` sends every request for a hot path (``HOT_ROUTES``: chat completions)
+straight to its ASGI endpoint, whatever the method, before Litestar's routing; every
+other route is a Litestar handler that gets the running ``Gateway`` by dependency
+injection (``dependencies.py``). The lifespan opens the gateway (``runtime``), or
+starts demo mode when no provider has a key.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +23,12 @@ from synaxis_core import __version__
 from synaxis_core.plugins import Extensions, load_extensions
 from synaxis_core.server.admin import AdminController
 from synaxis_core.server.asgi import check_header_size
-from synaxis_core.server.chat import CHAT_PATH, ChatEndpoint, chat_completions
 from synaxis_core.runtime.demo import start_fake_upstream, wants_demo
-from synaxis_core.server.errors import EXCEPTION_HANDLERS
 from synaxis_core.runtime.gateway import Gateway
+from synaxis_core.server.chat import CHAT_PATH, ChatEndpoint
+from synaxis_core.server.dependencies import DEPENDENCIES
+from synaxis_core.server.errors import EXCEPTION_HANDLERS
+from synaxis_core.server.openapi import chat_completions
 from synaxis_core.server.routes import health, list_models, metrics, own_usage
 from synaxis_core.settings import Settings
 from synaxis_core.tenants.service import create_key
@@ -36,17 +45,19 @@ async def limit_headers(request: Request) -> None:
 
 
 class GatewayApp(Litestar):
-    """The Litestar app, with ``POST /v1/chat/completions`` sent straight to ``chat``
-    (a plain ASGI app: see ``server.asgi``) without Litestar's routing and hooks."""
+    """The Litestar app, with the hot paths sent straight to their plain ASGI endpoints
+    (see ``server.asgi``) without Litestar's routing and hooks: one entrance per route."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.chat = ChatEndpoint(self.state)
+        self.hot_routes = {CHAT_PATH: ChatEndpoint(self.state)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == CHAT_PATH and scope["method"] == "POST":
-            await self.chat(scope, receive, send)  # type: ignore[arg-type]
-            return
+        if scope["type"] == "http":
+            endpoint = self.hot_routes.get(scope["path"])
+            if endpoint is not None:
+                await endpoint(scope, receive, send)  # type: ignore[arg-type]
+                return
         await super().__call__(scope, receive, send)
 
 
@@ -93,6 +104,7 @@ def create_app(
 
     return GatewayApp(
         route_handlers=[chat_completions, list_models, own_usage, health, metrics, AdminController],
+        dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_request=limit_headers,
         lifespan=[lifespan],

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable
 
-from synaxis_core.errors import InvalidRequest
+from synaxis_core.errors import InvalidRequest, PayloadTooLarge
 
 log = logging.getLogger("synaxis.server")
 Scope = dict[str, Any]
@@ -40,12 +40,9 @@ def check_header_size(raw: Iterable[tuple[bytes, bytes]]) -> None:
         )
 
 
-def too_large(limit: int) -> InvalidRequest:
-    return InvalidRequest(
-        f"The request body is larger than the gateway's limit of {limit:,} bytes",
-        status=413,
-        code="request_too_large",
-    )
+def too_large(limit: int) -> PayloadTooLarge:
+    """The one answer to a body over ``SYNAXIS_MAX_BODY_BYTES``, on every route."""
+    return PayloadTooLarge(f"The request body is larger than the gateway's limit of {limit:,} bytes")
 
 
 async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes:
@@ -82,18 +79,19 @@ async def send_bytes(send: Send, status: int, headers: RawHeaders, body: bytes) 
 
 
 async def send_stream(send: Send, receive: Receive, headers: RawHeaders, events: AsyncIterator[bytes]) -> None:
-    """Relay ``events`` as they come; a client that goes away cancels the relay (the
-    events' own ``finally`` sees ``CancelledError``), as Litestar's streams do."""
+    """Relay ``events`` as they come. A client that goes away cancels the relay where it
+    waits (the events' own ``finally`` sees ``CancelledError``); the caller closes what
+    feeds ``events`` afterwards, however the relay ended."""
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     relay = asyncio.ensure_future(_relay(send, events))
-    watch = asyncio.ensure_future(_disconnect(receive))
+    watch = asyncio.ensure_future(_cancel_on_disconnect(receive, relay))
     try:
-        await asyncio.wait((relay, watch), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((relay,))
     finally:
         watch.cancel()
-        if not relay.done():
+        if not relay.done():  # this task itself was cancelled (shutdown)
             relay.cancel()
-            await asyncio.wait((relay,))  # let the events' cleanup run (the ledger row)
+            await asyncio.wait((relay,))
     if not relay.cancelled() and relay.exception() is not None:
         # the status line is out: all that is left is to end the stream without [DONE]
         log.error("the response stream failed after it started", exc_info=relay.exception())
@@ -105,6 +103,7 @@ async def _relay(send: Send, events: AsyncIterator[bytes]) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-async def _disconnect(receive: Receive) -> None:
+async def _cancel_on_disconnect(receive: Receive, relay: asyncio.Future[None]) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
+    relay.cancel()

@@ -1,69 +1,111 @@
-"""The one place that writes OpenAI-shaped errors: ``{"error": {message, type, param, code}}``."""
+"""The one error writer of the HTTP edge: a ``SynaxisError`` becomes a status, headers and
+the OpenAI shape ``{"error": {message, type, param, code}}``.
+
+Both ways of serving use it: the plain ASGI routes with ``send_error``, the Litestar
+routes through ``EXCEPTION_HANDLERS`` (which first turn Litestar's own exceptions, such
+as an unknown route, a wrong method, an oversized or invalid body, into the matching
+``SynaxisError``).
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
-from synaxis_core.errors import RateLimitExceeded, SynaxisError
+from synaxis_core.errors import InvalidRequest, NotFound, RateLimitExceeded, SynaxisError
+from synaxis_core.server.asgi import RawHeaders, Send, send_bytes, too_large
 
 log = logging.getLogger("synaxis.server")
-
-_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-          404: "invalid_request_error", 405: "invalid_request_error", 413: "invalid_request_error",
-          415: "invalid_request_error", 429: "rate_limit_error"}
-
-
-def error_body(message: str, type_: str, code: str | None, param: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+REQUEST_ID_HEADER = "x-synaxis-request-id"
+_encode = msgspec.json.encode
+_JSON = (b"content-type", b"application/json")
 
 
-def error_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[bytes]:
-    return Response(
-        msgspec.json.encode(body), status_code=status, media_type="application/json", headers=headers
-    )
+class InternalError(SynaxisError):
+    """A bug in the gateway: logged with its traceback, answered without details."""
+
+    code = "internal_error"
+
+    def __init__(self) -> None:
+        super().__init__("Internal error in the gateway")
 
 
-def error_headers(exc: SynaxisError) -> dict[str, str]:
-    """``Retry-After`` of a rate limit, and the request id the chat route gave the error."""
+def error_headers(exc: SynaxisError, request_id: str | None = None) -> dict[str, str]:
+    """``Retry-After`` of a rate limit, and the request id of the request's ledger row."""
     headers: dict[str, str] = {}
     if isinstance(exc, RateLimitExceeded) and exc.retry_after is not None:
         headers["retry-after"] = str(max(1, round(exc.retry_after)))
-    request_id = getattr(exc, "request_id", None)  # set by the chat route: the request's ledger row
     if request_id:
-        headers["x-synaxis-request-id"] = request_id
+        headers[REQUEST_ID_HEADER] = request_id
     return headers
 
 
-def synaxis_error_handler(_: Request, exc: SynaxisError) -> Response[bytes]:
-    return error_response(exc.status, exc.to_dict(), error_headers(exc) or None)
+async def send_error(send: Send, exc: SynaxisError, request_id: str | None = None) -> None:
+    """Answer a plain ASGI request with ``exc``."""
+    headers: RawHeaders = [_JSON, *((k.encode(), v.encode()) for k, v in error_headers(exc, request_id).items())]
+    await send_bytes(send, exc.status, headers, _encode(exc.to_dict()))
 
 
-def http_error_handler(request: Request, exc: HTTPException) -> Response[bytes]:
+def error_response(exc: SynaxisError) -> Response[bytes]:
+    """Answer a Litestar request with ``exc``."""
+    return Response(
+        _encode(exc.to_dict()), status_code=exc.status, media_type="application/json",
+        headers=error_headers(exc) or None,
+    )
+
+
+def from_http_exception(request: Request, exc: HTTPException) -> SynaxisError:
+    """Litestar's exception as the ``SynaxisError`` a client of the OpenAI API expects."""
     status = exc.status_code
-    if isinstance(exc, NotFoundException) and request.url.path.startswith("/"):
-        message = f"Unknown route {request.method} {request.url.path}"
-    else:
-        message = exc.detail or "request failed"
-    code = {413: "request_too_large", 404: "not_found", 405: "method_not_allowed"}.get(status)
-    body = error_body(message, _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error"), code)
-    return error_response(status, body, {k: v for k, v in (exc.headers or {}).items()} or None)
+    if isinstance(exc, NotFoundException):
+        return NotFound(f"Unknown route {request.method} {request.url.path}")
+    if status == 413:
+        return too_large(request.app.request_max_body_size or 0)
+    if status == 405:
+        return InvalidRequest(f"Method {request.method} is not allowed on {request.url.path}",
+                              status=405, code="method_not_allowed")
+    if isinstance(exc, ValidationException):
+        return _invalid_body(exc)
+    error = InvalidRequest(exc.detail or "request failed", status=status)
+    if status >= 500:
+        error.type, error.code = "server_error", None
+    return error
 
 
-INTERNAL_ERROR = error_body("Internal error in the gateway", "server_error", "internal_error")
+def _invalid_body(exc: ValidationException) -> InvalidRequest:
+    """A body that did not decode into the route's type: the first problem, with its field."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    first = extra[0] if extra and isinstance(extra[0], dict) else {}
+    key = first.get("key")
+    detail = first.get("message") or exc.detail
+    if key:
+        return InvalidRequest(f"Invalid request: `{key}`: {detail}", param=str(key))
+    return InvalidRequest(f"Invalid request: {detail}")
 
 
-def unexpected_error_handler(request: Request, exc: Exception) -> Response[bytes]:
+def _synaxis_error_handler(_: Request, exc: SynaxisError) -> Response[bytes]:
+    return error_response(exc)
+
+
+def _http_error_handler(request: Request, exc: HTTPException) -> Response[bytes]:
+    return error_response(from_http_exception(request, exc))
+
+
+def _too_deep_handler(_: Request, __: RecursionError) -> Response[bytes]:
+    return error_response(InvalidRequest("The request body is nested too deeply"))
+
+
+def _unexpected_error_handler(request: Request, exc: Exception) -> Response[bytes]:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, INTERNAL_ERROR)
+    return error_response(InternalError())
 
 
 EXCEPTION_HANDLERS = {
-    SynaxisError: synaxis_error_handler,
-    HTTPException: http_error_handler,
-    Exception: unexpected_error_handler,
+    SynaxisError: _synaxis_error_handler,
+    HTTPException: _http_error_handler,
+    RecursionError: _too_deep_handler,  # a body nested deeper than the JSON decoder goes
+    Exception: _unexpected_error_handler,
 }

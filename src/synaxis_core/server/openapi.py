@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+from litestar import post
 from litestar.openapi.spec import (
     OpenAPIMediaType,
     OpenAPIResponse,
@@ -169,3 +170,21 @@ def admin_operation(body: type[msgspec.Struct] | None = None) -> type[Operation]
 
     AdminOperation.__name__ = AdminOperation.__qualname__ = f"Admin{body.__name__ if body else ''}Operation"
     return AdminOperation
+
+
+@post(
+    "/v1/chat/completions",
+    status_code=200,
+    operation_id="createChatCompletion",
+    tags=["OpenAI"],
+    summary="Create a chat completion",
+    operation_class=ChatCompletionOperation,
+)
+async def chat_completions() -> None:
+    """OpenAI-compatible chat completions, streaming (SSE) or not.
+
+    Only its description: ``GatewayApp`` sends every request for this path to the plain
+    ASGI endpoint (``server.chat``) before Litestar routes anything, so this handler is
+    never entered; it is here for ``/schema``.
+    """
+    raise AssertionError("served by server.chat.ChatEndpoint")  # pragma: no cover

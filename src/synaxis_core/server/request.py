@@ -12,6 +12,7 @@ from typing import Any, Literal
 import msgspec
 
 from synaxis_core.errors import InvalidRequest
+from synaxis_core.types import ChatRequest
 
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
@@ -40,21 +41,7 @@ _decoder = msgspec.json.Decoder()
 MAX_OUTPUT_ESTIMATE = 1_000_000
 
 
-class ChatRequest:
-    """The decoded body plus the checked values the gateway uses."""
-
-    __slots__ = ("body", "model", "messages", "stream", "include_usage", "max_output")
-
-    def __init__(self, body: dict[str, Any], view: _ChatRequest) -> None:
-        self.body = body
-        self.model = view.model
-        self.messages: list[dict[str, Any]] = body["messages"]
-        self.stream = bool(view.stream)
-        self.include_usage = bool(view.stream_options and view.stream_options.include_usage)
-        self.max_output = view.max_completion_tokens or view.max_tokens
-
-
-def decode_chat_request(raw: bytes) -> ChatRequest:
+def decode_chat_request(raw: bytes, reasoning_mode: str = "separate") -> ChatRequest:
     if not raw:
         raise InvalidRequest("The request body is empty; send a JSON object with `model` and `messages`")
     try:
@@ -84,12 +71,15 @@ def decode_chat_request(raw: bytes) -> ChatRequest:
         value = getattr(view, name)
         if value is not None and value < 1:
             raise InvalidRequest(f"`{name}` must be at least 1, got {value}", param=name)
-    request = ChatRequest(body, view)
-    if request.max_output is not None and request.max_output > MAX_OUTPUT_ESTIMATE:
+    max_output = view.max_completion_tokens or view.max_tokens
+    if max_output is not None and max_output > MAX_OUTPUT_ESTIMATE:
         raise InvalidRequest(
-            f"`max_tokens` of {request.max_output} is beyond any model's output limit", param="max_tokens"
+            f"`max_tokens` of {max_output} is beyond any model's output limit", param="max_tokens"
         )
-    return request
+    return ChatRequest(
+        body, model=view.model, stream=bool(view.stream), max_output=max_output, reasoning_mode=reasoning_mode,
+        include_usage=bool(view.stream_options and view.stream_options.include_usage),
+    )
 
 
 def _param(message: str) -> str | None:

@@ -6,17 +6,14 @@ import time
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, get
-from sqlalchemy import text
+from litestar import Response, get
+from litestar.di import NamedDependency
 
 from synaxis_core.ledger.queries import usage_totals
 from synaxis_core.runtime.gateway import Gateway
+from synaxis_core.tenants import TenantInfo
 
 _CREATED = int(time.time())
-
-
-def _gateway(request: Request) -> Gateway:
-    return request.app.state.gateway
 
 
 def model_list(gateway: Gateway) -> dict[str, Any]:
@@ -49,38 +46,27 @@ def model_list(gateway: Gateway) -> dict[str, Any]:
 
 
 @get("/v1/models", operation_id="listModels", tags=["OpenAI"], summary="List the routable models")
-async def list_models(request: Request) -> Response[bytes]:
+async def list_models(gateway: NamedDependency[Gateway], tenant: NamedDependency[TenantInfo]) -> Response[bytes]:
     """Provider-model ids (pinned) and global ids (routed across providers)."""
-    gateway = _gateway(request)
-    gateway.authenticate(request.headers.get("authorization"))
     return Response(msgspec.json.encode(model_list(gateway)), media_type="application/json")
 
 
 @get("/v1/usage", operation_id="getOwnUsage", tags=["Usage"], summary="The calling tenant's usage")
-async def own_usage(request: Request) -> dict[str, Any]:
+async def own_usage(gateway: NamedDependency[Gateway], tenant: NamedDependency[TenantInfo]) -> dict[str, Any]:
     """Totals by day and model for the tenant of the key (never another tenant's)."""
-    gateway = _gateway(request)
-    tenant = gateway.authenticate(request.headers.get("authorization"))
     rows = await usage_totals(gateway.sessions, tenant_name=tenant.name)
     return {"object": "list", "tenant": tenant.name, "data": rows}
 
 
 @get("/health", operation_id="health", tags=["Operations"], summary="Liveness and readiness")
-async def health(request: Request) -> Response[bytes]:
+async def health(gateway: NamedDependency[Gateway]) -> Response[bytes]:
     """200 when the database answers, 503 when it does not.
 
     Redis down is ``"status": "degraded"`` with 200: the gateway keeps serving with
     in-process limits and health (see ``limits.fallback``), so a load balancer must not
     take every instance out at once.
     """
-    gateway = _gateway(request)
-    checks: dict[str, str] = {}
-    try:
-        async with gateway.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001
-        checks["database"] = f"error: {type(exc).__name__}"
+    checks: dict[str, str] = {"database": await gateway.database_ok()}
     if gateway.settings.redis_url:
         checks["redis"] = "ok" if await gateway.backend.ping() else "error"
     else:
@@ -99,8 +85,7 @@ async def health(request: Request) -> Response[bytes]:
 
 
 @get("/metrics", operation_id="metrics", tags=["Operations"], summary="Prometheus metrics", include_in_schema=True)
-async def metrics(request: Request) -> Response[bytes]:
+async def metrics(gateway: NamedDependency[Gateway]) -> Response[bytes]:
     """Requests, latency histograms, upstream attempts, failovers, tokens, cost, disabled models."""
-    gateway = _gateway(request)
     gateway.metrics.ledger_pending.set(gateway.ledger.pending)
     return Response(gateway.metrics.render(), media_type="text/plain; version=0.0.4")
