@@ -97,9 +97,21 @@ async def send_stream(send: Send, receive: Receive, headers: RawHeaders, events:
         log.error("the response stream failed after it started", exc_info=relay.exception())
 
 
+YIELD_EVERY = 16
+"""The relay gives the event loop a turn after this many events (see ``_relay``)."""
+
+
 async def _relay(send: Send, events: AsyncIterator[bytes]) -> None:
+    """Send each event. Neither awaiting an upstream chunk that is already buffered nor
+    uvicorn's ``send`` (after a disconnect it returns at once) needs to suspend, so a fast
+    stream could run to its end without the loop ever running the disconnect watcher (or
+    any other request): every ``YIELD_EVERY`` events the relay lets it run."""
+    sent = 0
     async for event in events:
         await send({"type": "http.response.body", "body": event, "more_body": True})
+        sent += 1
+        if sent % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
     await send({"type": "http.response.body", "body": b""})
 
 
