@@ -129,7 +129,7 @@ async def test_health_reports_the_database(h):
 async def test_metrics_count_requests_and_attempts(h):
     await h.client.post("/v1/chat/completions", headers=h.auth(), json=CHAT)
     text = (await h.client.get("/metrics")).text
-    assert 'synaxis_requests_total{model="gpt-oss-120b",status="ok"} 1.0' in text
+    assert 'synaxis_requests_total{dialect="chat",model="gpt-oss-120b",status="ok"} 1.0' in text
     assert 'synaxis_upstream_attempts_total{deployment="gpt-oss-120b-nvidia",outcome="ok",provider="nvidia"} 1.0' in text
     assert 'synaxis_request_latency_seconds_count{stream="false"} 1.0' in text
     assert 'synaxis_request_latency_seconds_bucket{le="+Inf",stream="false"} 1.0' in text
@@ -148,7 +148,7 @@ async def test_client_chosen_model_names_never_become_metric_labels(h):
     await h.client.post("/v1/chat/completions", headers=h.auth(), json={**CHAT, "model": "made-up-model-xyz"})
     text = (await h.client.get("/metrics")).text
     assert "made-up-model-xyz" not in text
-    assert 'synaxis_requests_total{model="-",status="error"} 1.0' in text
+    assert 'synaxis_requests_total{dialect="chat",model="-",status="error"} 1.0' in text
 
 
 async def test_the_chat_path_has_one_entrance_and_is_documented(h):

@@ -119,7 +119,7 @@ class ChatRequest:
     (``server.request`` for chat completions).
     """
 
-    __slots__ = ("body", "model", "messages", "stream", "include_usage", "max_output", "reasoning_mode")
+    __slots__ = ("body", "model", "messages", "stream", "include_usage", "max_output", "reasoning_mode", "dialect")
 
     def __init__(
         self,
@@ -130,6 +130,7 @@ class ChatRequest:
         include_usage: bool = False,
         max_output: int | None = None,
         reasoning_mode: str = "separate",
+        dialect: str = "chat",
     ) -> None:
         self.body = body
         self.model = model
@@ -140,3 +141,5 @@ class ChatRequest:
         self.max_output = max_output
         self.reasoning_mode = reasoning_mode
         """``separate``, ``strip`` or ``keep`` (see the post-processors)."""
+        self.dialect = dialect
+        """The API the client spoke: ``chat``, ``messages``, ``responses``... (ledger, metrics)."""

@@ -51,6 +51,8 @@ class RequestRecord:
     """None when the body could not be read."""
     estimated_prompt_tokens: int
     stream: bool
+    dialect: str = "chat"
+    """The API the client spoke (``types.ChatRequest.dialect``)."""
     started: float = field(default_factory=time.perf_counter)
     scopes: list[str] = field(default_factory=list)
     deployment: Deployment | None = None
@@ -94,7 +96,7 @@ class Accounting:
         metrics = self.metrics
         # the model label is the served global model, never the client's free-form string
         model_label = (d.global_id or d.id) if d is not None else "-"
-        metrics.requests.add((model_label, status))
+        metrics.requests.add((model_label, status, record.dialect))
         metrics.latency.observe(("true",) if record.stream else ("false",), latency_ms / 1000)
         if d is not None:
             metrics.tokens.add((d.id, "in"), prompt)

@@ -85,7 +85,9 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = HotCounter("synaxis_requests", "Chat-completion requests by outcome", ("model", "status"))
+        self.requests = HotCounter(
+            "synaxis_requests", "Requests by served model, outcome and API dialect", ("model", "status", "dialect")
+        )
         self.latency = HotHistogram(
             "synaxis_request_latency_seconds", "Request latency (to the last byte)", ("stream",), LATENCY_BUCKETS
         )

@@ -142,10 +142,11 @@ class Pipeline:
         context = PostProcessContext(model=d.spec, reasoning_mode=request.reasoning_mode, messages=request.messages)  # type: ignore[arg-type]
         return ChunkStream(d, record.attempts, self._chunks(record, d, first, rest, context, elapsed_ms))
 
-    async def reject(self, tenant: TenantInfo, request_id: str, exc: SynaxisError) -> None:
+    async def reject(self, tenant: TenantInfo, request_id: str, exc: SynaxisError, dialect: str = "chat") -> None:
         """The ledger row of a request whose body or headers could not be used (no model)."""
         record = RequestRecord(
-            request_id=request_id, tenant=tenant, requested_model=None, estimated_prompt_tokens=0, stream=False
+            request_id=request_id, tenant=tenant, requested_model=None, estimated_prompt_tokens=0, stream=False,
+            dialect=dialect,
         )
         await self.accounting.record(record, "error", exc.status)
 
@@ -159,7 +160,7 @@ class Pipeline:
         estimated_out = request.max_output or DEFAULT_OUTPUT_ESTIMATE
         record = RequestRecord(
             request_id=request_id, tenant=tenant, requested_model=request.model,
-            estimated_prompt_tokens=estimated_in, stream=request.stream,
+            estimated_prompt_tokens=estimated_in, stream=request.stream, dialect=request.dialect,
         )
         route = RouteRequest(
             model=request.model, estimated_input_tokens=estimated_in, estimated_output_tokens=estimated_out,

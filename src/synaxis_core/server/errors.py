@@ -10,6 +10,7 @@ as an unknown route, a wrong method, an oversized or invalid body, into the matc
 from __future__ import annotations
 
 import logging
+from typing import Any, Callable
 
 import msgspec
 from litestar import Request, Response
@@ -43,10 +44,20 @@ def error_headers(exc: SynaxisError, request_id: str | None = None) -> dict[str,
     return headers
 
 
-async def send_error(send: Send, exc: SynaxisError, request_id: str | None = None) -> None:
-    """Answer a plain ASGI request with ``exc``."""
+ErrorShape = Callable[[SynaxisError], dict[str, Any]]
+"""How a dialect writes an error body; OpenAI's ``{"error": {...}}`` unless it says otherwise."""
+
+
+def openai_shape(exc: SynaxisError) -> dict[str, Any]:
+    return exc.to_dict()
+
+
+async def send_error(
+    send: Send, exc: SynaxisError, request_id: str | None = None, shape: ErrorShape = openai_shape
+) -> None:
+    """Answer a plain ASGI request with ``exc``: its status, headers and ``shape(exc)``."""
     headers: RawHeaders = [_JSON, *((k.encode(), v.encode()) for k, v in error_headers(exc, request_id).items())]
-    await send_bytes(send, exc.status, headers, _encode(exc.to_dict()))
+    await send_bytes(send, exc.status, headers, _encode(shape(exc)))
 
 
 def error_response(exc: SynaxisError) -> Response[bytes]:
