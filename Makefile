@@ -6,10 +6,21 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := plugins/synthetic plugins/together plugins/nvidia plugins/modelsdev
 STAMP := $(VENV)/.installed
+AGENTS := tests/agents
+AGENTS_STAMP := $(AGENTS)/node_modules/.installed
 
-.PHONY: setup serve test bench fake-upstream clean
+.PHONY: setup agents serve test bench fake-upstream clean
 
 setup: $(STAMP)
+
+# The coding agents the end-to-end tests drive (Claude Code, Codex CLI), from the npm
+# registry into tests/agents/node_modules. Without npm their tests skip (fail under CI=true).
+agents: $(AGENTS_STAMP)
+
+$(AGENTS_STAMP): $(AGENTS)/package.json $(AGENTS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(AGENTS) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the agent CLI tests will skip"; fi
 
 $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +31,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 serve: setup
 	$(BIN)/synaxis serve
 
-test: setup
+test: setup agents
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
@@ -28,4 +39,4 @@ bench: setup
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) synaxis.db
+	rm -rf $(VENV) synaxis.db $(AGENTS)/node_modules
