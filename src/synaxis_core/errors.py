@@ -15,6 +15,8 @@ class SynaxisError(Exception):
     status: int = 500
     type: str = "server_error"
     code: str | None = None
+    retry_after: float | None = None
+    """Seconds after which trying again may succeed (sent as ``Retry-After``), when known."""
 
     def __init__(
         self,

@@ -77,9 +77,7 @@ class Router:
         if resolved is None:
             hint = self.table.suggestions(request.model)
             tail = f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else ""
-            raise ModelNotFound(
-                f"The model {request.model!r} does not exist or is not served here{tail}", param="model"
-            )
+            raise ModelNotFound(f"The model {_shown(request.model)} does not exist or is not served here{tail}", param="model")
         _, deployments = resolved
         cooling = await self.health.cooldowns(deployments)
         ineligible = self._ineligible
@@ -100,11 +98,11 @@ class Router:
             # only the size of the request stands in the way: the client's fault (OpenAI: 400)
             return InvalidRequest(
                 f"The request (~{request.estimated_input_tokens} tokens) is longer than the context window "
-                f"of every deployment of {request.model!r}: " + "; ".join(reasons),
+                f"of every deployment of {_shown(request.model)}: " + "; ".join(reasons),
                 param="messages", code="context_length_exceeded",
             )
         return NoCandidates(
-            f"No deployment can serve {request.model!r} right now: " + "; ".join(reasons),
+            f"No deployment can serve {_shown(request.model)} right now: " + "; ".join(reasons),
             param="model",
         )
 
@@ -149,17 +147,11 @@ class Router:
     async def _admit(self, d: Deployment, request: RouteRequest) -> UpstreamError | None:
         """The deployment's own RPM/TPM limit: an ineligible deployment, not an error."""
         spec = d.spec
-        if spec.rpm and await self.backend.try_acquire(f"rpm:{d.id}", spec.rpm) is not None:
-            return UpstreamError(
-                f"{d.id} is at its own limit of {spec.rpm} requests per minute",
-                provider=d.provider_name, code="deployment_rpm_limit",
-            )
+        if spec.rpm and (wait := await self.backend.try_acquire(f"rpm:{d.id}", spec.rpm)) is not None:
+            return _at_limit(d, f"{spec.rpm} requests per minute", "deployment_rpm_limit", wait)
         tokens = request.estimated_input_tokens + request.estimated_output_tokens
-        if spec.tpm and await self.backend.try_acquire(f"tpm:{d.id}", spec.tpm, amount=tokens) is not None:
-            return UpstreamError(
-                f"{d.id} is at its own limit of {spec.tpm} tokens per minute",
-                provider=d.provider_name, code="deployment_tpm_limit",
-            )
+        if spec.tpm and (wait := await self.backend.try_acquire(f"tpm:{d.id}", spec.tpm, amount=tokens)) is not None:
+            return _at_limit(d, f"{spec.tpm} tokens per minute", "deployment_tpm_limit", wait)
         return None
 
     async def _first_success(
@@ -193,7 +185,7 @@ class Router:
                 await on_failure(d, error)
                 continue
             return result, d, attempts, (time.perf_counter() - started) * 1000
-        raise _all_failed(request.model, attempts)
+        raise _all_failed(request.model, attempts, self.health.settings.default_retry_after_s)
 
     async def complete(
         self, body: dict[str, Any], plan: Sequence[Deployment], request: RouteRequest, deadline: float,
@@ -238,18 +230,36 @@ def _as_upstream_error(exc: BaseException, d: Deployment) -> UpstreamError:
     return UpstreamTimeout(f"no answer within {d.provider.timeout_s:g}s", provider=d.provider_name)
 
 
-def _all_failed(model: str, attempts: list[Attempt]) -> AllCandidatesFailed:
-    """502, or 429 when every deployment was only rate limited (the client may retry later)."""
+def _at_limit(d: Deployment, limit: str, code: str, wait: float) -> UpstreamError:
+    error = UpstreamError(f"{d.id} is at its own limit of {limit}", provider=d.provider_name, code=code)
+    error.retry_after = wait
+    return error
+
+
+def _all_failed(model: str, attempts: list[Attempt], default_retry_after: float) -> AllCandidatesFailed:
+    """502, or 429 when every deployment was only rate limited (the client may retry later:
+    ``Retry-After`` is the soonest any of them is expected back)."""
     if not attempts:
-        return AllCandidatesFailed(f"The request deadline passed before {model!r} could be tried", attempts=[])
+        return AllCandidatesFailed(f"The request deadline passed before {_shown(model)} could be tried", attempts=[])
     summary = "; ".join(a.summary() for a in attempts)
     error = AllCandidatesFailed(
-        f"Every deployment of {model!r} failed ({len(attempts)} attempts): {summary}",
+        f"Every deployment of {_shown(model)} failed ({len(attempts)} attempts): {summary}",
         attempts=[(a.deployment, a.error) for a in attempts],
     )
     if all(isinstance(a.error, RateLimited) or a.error.code in _LIMIT_CODES for a in attempts):
         error.status, error.type, error.code = 429, "rate_limit_error", "rate_limit_exceeded"
+        error.retry_after = min(
+            a.error.retry_after if a.error.retry_after is not None else default_retry_after for a in attempts
+        )
     return error
+
+
+MODEL_NAME_SHOWN = 120
+"""Characters of a requested model name that an error message repeats (the rest is cut)."""
+
+
+def _shown(model: str) -> str:
+    return repr(model if len(model) <= MODEL_NAME_SHOWN else model[:MODEL_NAME_SHOWN] + "…")
 
 
 _LIMIT_CODES = ("deployment_rpm_limit", "deployment_tpm_limit")

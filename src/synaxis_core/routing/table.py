@@ -18,6 +18,10 @@ from synaxis_core.providers.base import OpenAICompatibleProvider
 from synaxis_core.types import ModelSpec
 
 
+SUGGEST_FROM_CHARS = 200
+"""A requested name is compared by its first this many characters."""
+
+
 def deployment_key(deployment_id: str) -> str:
     """The state-backend key of a deployment's cool-down and failure count."""
     return f"dep:{deployment_id}"
@@ -93,10 +97,16 @@ class RoutingTable:
         return None
 
     def suggestions(self, model: str, n: int = 3) -> list[str]:
-        """The known ids closest to ``model`` (for a helpful 404)."""
-        names = list(self.by_id) + list(self.by_global)
-        lowered = model.lower()
-        return difflib.get_close_matches(lowered, names, n=n, cutoff=0.5)
+        """The ids closest to ``model`` that can be served now (for a helpful 404): active,
+        listed by their provider, the provider's key present."""
+        names: dict[str, None] = {}
+        for d in self.routable():
+            if d.provider.missing_key is None:
+                names[d.id] = None
+                if d.global_id:
+                    names[d.global_id] = None
+        lowered = model[:SUGGEST_FROM_CHARS].lower()  # difflib is quadratic in the length
+        return difflib.get_close_matches(lowered, list(names), n=n, cutoff=0.5)
 
     def routable(self) -> list[Deployment]:
         return [d for d in self.by_id.values() if d.active and d.is_available]

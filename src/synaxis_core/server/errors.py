@@ -16,7 +16,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
-from synaxis_core.errors import InvalidRequest, NotFound, RateLimitExceeded, SynaxisError
+from synaxis_core.errors import InvalidRequest, NotFound, SynaxisError
 from synaxis_core.server.asgi import RawHeaders, Send, send_bytes, too_large
 
 log = logging.getLogger("synaxis.server")
@@ -37,7 +37,7 @@ class InternalError(SynaxisError):
 def error_headers(exc: SynaxisError, request_id: str | None = None) -> dict[str, str]:
     """``Retry-After`` of a rate limit, and the request id of the request's ledger row."""
     headers: dict[str, str] = {}
-    if isinstance(exc, RateLimitExceeded) and exc.retry_after is not None:
+    if exc.retry_after is not None:
         headers["retry-after"] = str(max(1, round(exc.retry_after)))
     if request_id:
         headers[REQUEST_ID_HEADER] = request_id

@@ -71,11 +71,10 @@ def decode_chat_request(raw: bytes, reasoning_mode: str = "separate") -> ChatReq
         value = getattr(view, name)
         if value is not None and value < 1:
             raise InvalidRequest(f"`{name}` must be at least 1, got {value}", param=name)
+    field = "max_completion_tokens" if view.max_completion_tokens else "max_tokens"
     max_output = view.max_completion_tokens or view.max_tokens
     if max_output is not None and max_output > MAX_OUTPUT_ESTIMATE:
-        raise InvalidRequest(
-            f"`max_tokens` of {max_output} is beyond any model's output limit", param="max_tokens"
-        )
+        raise InvalidRequest(f"`{field}` of {max_output} is beyond any model's output limit", param=field)
     return ChatRequest(
         body, model=view.model, stream=bool(view.stream), max_output=max_output, reasoning_mode=reasoning_mode,
         include_usage=bool(view.stream_options and view.stream_options.include_usage),
