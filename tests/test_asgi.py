@@ -9,6 +9,7 @@ import pytest
 
 from synaxis_core.errors import InvalidRequest
 from synaxis_core.server.asgi import read_body, send_stream
+from synaxis_core.testing.waiting import DEFAULT_TIMEOUT_S
 
 
 def receiver(*messages):
@@ -53,12 +54,15 @@ async def test_a_stream_that_fails_after_it_started_ends_without_a_second_respon
 
 
 async def test_a_client_that_leaves_cancels_the_stream():
-    cleaned = asyncio.Event()
+    """The client leaves once the first event has reached it, while the stream waits for an
+    upstream that never sends the next one: the relay is cancelled where it waits, the
+    stream's own cleanup runs, and nothing more is sent (no second event, no clean end)."""
+    cleaned, first_sent = asyncio.Event(), asyncio.Event()
 
     async def events():
         try:
             yield b"data: 1\n\n"
-            await asyncio.sleep(60)
+            await asyncio.Event().wait()  # an upstream that never sends the next chunk
             yield b"data: 2\n\n"
         finally:
             cleaned.set()
@@ -67,8 +71,14 @@ async def test_a_client_that_leaves_cancels_the_stream():
 
     async def send(message):
         sent.append(message)
+        if message.get("body") == b"data: 1\n\n":
+            first_sent.set()
 
-    leave = receiver({"type": "http.disconnect"})
-    await asyncio.wait_for(send_stream(send, leave, [], events()), timeout=5)
+    async def leave():
+        await first_sent.wait()
+        return {"type": "http.disconnect"}
+
+    # the cap only turns a relay that ignores the disconnect (it would wait forever) into a failure
+    await asyncio.wait_for(send_stream(send, leave, [], events()), timeout=DEFAULT_TIMEOUT_S)
     assert cleaned.is_set()
-    assert b"data: 2\n\n" not in [m.get("body") for m in sent]
+    assert [m.get("body") for m in sent] == [None, b"data: 1\n\n"]  # the start, the first event; no end

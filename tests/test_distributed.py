@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -33,24 +33,40 @@ from synaxis_core.tenants.service import set_limit
 from synaxis_core.fake import Behavior, FakeUpstream
 from synaxis_core.testing.gateway import fake_environ, gateway_harness
 from synaxis_core.testing.server_process import GatewayProcess, run_cli
+from synaxis_core.testing.waiting import wait_until
 
 ADMIN_KEY = "admin-distributed-test"
 MESSAGES = [{"role": "user", "content": "Predict the score."}]
 NVIDIA_GPT_OSS = "openai/gpt-oss-120b"
-PROPAGATION_S = 3.0
-"""Bound for a change made through one instance to show on the other (polled every second)."""
+PROPAGATION_CAP_S = 30.0
+"""Safety cap of a wait for a change made through one instance to show on the other (each
+instance polls the database once a second): generous, so that a loaded machine only makes
+the test slower, and a change that never propagates fails the test."""
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout_s: float = PROPAGATION_S) -> Any:
-    """Poll ``check`` until it returns something truthy; AssertionError after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = await check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s:g}s: {what}")
-        await asyncio.sleep(0.05)
+async def eventually(check: Callable[[], Awaitable[Any]], what: str) -> Any:
+    """Wait until ``check`` returns something truthy (`wait_until` with the propagation cap)."""
+    return await wait_until(check, what=what, timeout=PROPAGATION_CAP_S)
+
+
+@pytest.fixture
+def fixed_month(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """Pin "this month" of the gateways run in this process to the month of one instant.
+
+    Spend keys (``month_key()``) and the ledger rows a restart primes budgets from
+    (``month_start()``) are both computed from that instant, whatever the calendar does
+    during the test: a run across a month's end neither loses the spend nor reads
+    another month's key. The ledger rows themselves are stamped later than the instant,
+    so they fall in its month for the priming query (``created_at >= month_start``).
+    """
+    from synaxis_core.ledger import queries
+    from synaxis_core.limits import tenant
+
+    instant = datetime.now(timezone.utc)
+    month_key, month_start = tenant.month_key, queries.month_start
+    monkeypatch.setattr(tenant, "month_key", lambda now=None: month_key(now or instant))
+    monkeypatch.setattr(queries, "month_start", lambda now=None: month_start(now or instant))
+    return instant
 
 
 class Cluster:
@@ -237,7 +253,7 @@ async def _spend_through_a_gateway(fake: FakeUpstream, database_url: str) -> tup
     return tenant_id, spent
 
 
-async def test_in_process_spend_is_restored_from_the_ledger_at_start_up(sqlite_url: str) -> None:
+async def test_in_process_spend_is_restored_from_the_ledger_at_start_up(sqlite_url: str, fixed_month) -> None:
     with FakeUpstream() as fake:
         tenant_id, spent = await _spend_through_a_gateway(fake, sqlite_url)
         async with gateway_harness(fake, database_url=sqlite_url, providers=("synthetic",)) as h:
@@ -247,7 +263,9 @@ async def test_in_process_spend_is_restored_from_the_ledger_at_start_up(sqlite_u
 
 @pytest.mark.postgres
 @pytest.mark.redis
-async def test_instances_starting_together_never_count_the_ledger_twice(postgres_url: str, redis_url: str) -> None:
+async def test_instances_starting_together_never_count_the_ledger_twice(
+    postgres_url: str, redis_url: str, fixed_month
+) -> None:
     """Redis keeps the month's totals across restarts: nobody adds the ledger to them at start-up
     (two instances reading 0 and both adding the ledger's total would double it)."""
     prefix = f"synaxis-test:{uuid.uuid4().hex}:"

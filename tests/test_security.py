@@ -27,6 +27,7 @@ from synaxis_core.db.models import Base
 from synaxis_core.fake import Behavior, FakeUpstream
 from synaxis_core.testing.gateway import gateway_harness
 from synaxis_core.testing.live_server import live_server
+from synaxis_core.testing.waiting import wait_until
 
 CHAT = {"model": "gpt-oss-120b", "messages": [{"role": "user", "content": "Predict the score."}]}
 NVIDIA_KEY = "nvapi-PROVIDERKEY0123456789abcdefXYZ"
@@ -133,19 +134,44 @@ async def test_a_revoked_key_stops_working_at_once(h):
     assert (await h.client.post("/v1/chat/completions", headers=h.auth(), json=CHAT)).status_code == 200
 
 
-async def test_a_revoked_key_stops_a_stream_being_opened_but_not_one_in_flight(h, fake):
+async def test_a_revoked_key_stops_a_stream_being_opened_but_not_one_in_flight(h, monkeypatch):
     """Revocation is checked when a request arrives: the next request fails, and a
-    streamed answer already under way is not cut (its usage is still recorded)."""
+    streamed answer already under way is not cut (its usage is still recorded).
+
+    The stream is held after its first upstream chunk (so it is authenticated and under
+    way, not merely sent) until the key is revoked and refused, then let go."""
     key = await new_key(h, "leaver")
-    fake.set("openai/gpt-oss-120b", Behavior(kind="ok", delay_s=0.2))
+    nvidia = h.gateway.ext.providers["nvidia"]
+    started, release = asyncio.Event(), asyncio.Event()
+    upstream_stream = nvidia.stream  # the provider's own, bound before it is replaced
+
+    async def held_after_the_first_chunk(body, **kwargs):
+        chunks = upstream_stream(body, **kwargs)
+        try:
+            yield await anext(chunks)
+            started.set()
+            await release.wait()
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await chunks.aclose()
+
+    monkeypatch.setattr(nvidia, "stream", held_after_the_first_chunk)
     in_flight = asyncio.create_task(
         h.client.post("/v1/chat/completions", headers=h.auth(key), json={**CHAT, "stream": True})
     )
-    await asyncio.sleep(0.05)
-    await h.client.delete(f"/admin/keys/{key[:12]}", headers=h.admin())
+    await wait_until(lambda: started.is_set() or in_flight.done(), what="the in-flight stream's first upstream chunk")
+    assert started.is_set(), in_flight.result().text
+    assert (await h.client.delete(f"/admin/keys/{key[:12]}", headers=h.admin())).json() == {"revoked": 1}
     assert (await h.client.post("/v1/chat/completions", headers=h.auth(key), json=CHAT)).status_code == 401
+    assert not in_flight.done()  # still held: the revocation happened while it was under way
+    release.set()
     done = await in_flight
     assert done.status_code == 200 and done.text.endswith("data: [DONE]\n\n")
+    assert done.headers["x-synaxis-model"] == "gpt-oss-120b-nvidia"
+    await h.gateway.ledger.flush()
+    usage = (await h.client.get("/admin/usage", headers=h.admin())).json()
+    assert [(r["tenant"], r["requests"], r["ok"]) for r in usage if r["tenant"] == "leaver"] == [("leaver", 1, 1)]
 
 
 async def test_keys_are_stored_hashed_and_listed_by_prefix_only(h):

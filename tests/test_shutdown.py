@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -40,7 +39,8 @@ class Load:
     lost_after_stop: int = 0
     """Requests that found no server (refused or cut) once the stop had begun."""
     unexpected: list[str] = field(default_factory=list)
-    stopped_at: float | None = None
+    stopping: bool = False
+    """Set just before the SIGTERM is sent."""
     enough: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -58,7 +58,7 @@ async def worker(n: int, client: httpx.AsyncClient, url: str, key: str, load: Lo
             ) as response:
                 payload = await response.aread()
         except httpx.TransportError as exc:
-            if load.stopped_at is None:
+            if not load.stopping:
                 load.unexpected.append(f"before the stop: {type(exc).__name__}: {exc}")
             else:
                 load.lost_after_stop += 1
@@ -67,7 +67,7 @@ async def worker(n: int, client: httpx.AsyncClient, url: str, key: str, load: Lo
         if response.status_code != 200 or not complete:
             load.unexpected.append(f"{response.status_code}: {payload[-200:]!r}")
             return
-        after_stop = load.stopped_at is not None
+        after_stop = load.stopping
         load.answered[response.headers["x-synaxis-request-id"]] = after_stop
         if len(load.answered) >= ANSWERS_BEFORE_STOP:
             load.enough.set()
@@ -105,7 +105,7 @@ async def test_sigterm_under_load_loses_no_answered_request(database_url: str, t
                 load = Load()
                 workers = [asyncio.create_task(worker(n, client, gateway.url, key, load)) for n in range(WORKERS)]
                 await asyncio.wait_for(load.enough.wait(), timeout=30)
-                load.stopped_at = time.monotonic()
+                load.stopping = True
                 gateway.terminate()
                 await asyncio.wait_for(asyncio.gather(*workers), timeout=30)
             status = await asyncio.to_thread(gateway.wait)
