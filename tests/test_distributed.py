@@ -98,7 +98,7 @@ class Cluster:
             headers={"authorization": f"Bearer {key}"},
             json={"model": model, "messages": MESSAGES},
         )
-        self.sent.append(response.headers["x-synaxis-request-id"])
+        self.sent.append(response.headers["x-request-id"])
         return response
 
     async def routable(self, gw: GatewayProcess, key: str) -> set[str]:

@@ -56,3 +56,15 @@ async def test_a_429_without_the_upstreams_retry_after_says_when_the_cool_down_e
     response = await h.client.post("/v1/chat/completions", headers=h.auth(), json={"model": PINNED, "messages": MESSAGES})
     assert response.status_code == 429
     assert int(response.headers["retry-after"]) == round(h.settings.default_retry_after_s)
+
+
+async def test_every_response_carries_a_request_id(h):
+    chat = await h.client.post("/v1/chat/completions", headers=h.auth(), json={"model": "gpt-oss-120b", "messages": MESSAGES})
+    refused = await h.client.post("/v1/chat/completions", json={"model": "gpt-oss-120b", "messages": MESSAGES})
+    listed = await h.client.get("/v1/models", headers=h.auth())
+    unknown = await h.client.get("/v1/nothing-here", headers=h.auth())
+    ids = [r.headers.get("x-request-id") for r in (chat, refused, listed, unknown)]
+    assert all(i and len(i) == 32 for i in ids) and len(set(ids)) == 4
+    client = h.openai()
+    reply = await client.chat.completions.create(model="gpt-oss-120b", messages=MESSAGES)
+    assert reply._request_id and len(reply._request_id) == 32  # what the OpenAI SDK shows

@@ -156,7 +156,7 @@ async def test_the_chat_path_has_one_entrance_and_is_documented(h):
     one itself (405, OpenAI shape, with the request id); ``/schema`` still documents it."""
     wrong_method = await h.client.get("/v1/chat/completions", headers=h.auth())
     assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
-    assert wrong_method.headers["x-synaxis-request-id"]
+    assert wrong_method.headers["x-request-id"]
     schema = (await h.client.get("/schema/openapi.json")).json()
     operation = schema["paths"]["/v1/chat/completions"]["post"]
     assert operation["operationId"] == "createChatCompletion" and "429" in operation["responses"]

@@ -68,7 +68,7 @@ async def worker(n: int, client: httpx.AsyncClient, url: str, key: str, load: Lo
             load.unexpected.append(f"{response.status_code}: {payload[-200:]!r}")
             return
         after_stop = load.stopping
-        load.answered[response.headers["x-synaxis-request-id"]] = after_stop
+        load.answered[response.headers["x-request-id"]] = after_stop
         if len(load.answered) >= ANSWERS_BEFORE_STOP:
             load.enough.set()
 

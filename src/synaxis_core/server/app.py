@@ -23,17 +23,19 @@ from synaxis_core import __version__
 from synaxis_core.plugins import Extensions, load_extensions
 from synaxis_core.server.admin import AdminController
 from synaxis_core.server.asgi import check_header_size
+from synaxis_core.runtime.accounting import new_request_id
 from synaxis_core.runtime.demo import start_fake_upstream, wants_demo
 from synaxis_core.runtime.gateway import Gateway
 from synaxis_core.server.chat import CHAT_PATH, ChatEndpoint
 from synaxis_core.server.dependencies import DEPENDENCIES
-from synaxis_core.server.errors import EXCEPTION_HANDLERS
+from synaxis_core.server.errors import EXCEPTION_HANDLERS, REQUEST_ID_HEADER
 from synaxis_core.server.openapi import chat_completions
 from synaxis_core.server.routes import health, list_models, metrics, own_usage
 from synaxis_core.settings import Settings
 from synaxis_core.tenants.service import create_key
 
 log = logging.getLogger("synaxis.server")
+REQUEST_ID = REQUEST_ID_HEADER.encode()
 
 
 async def limit_headers(request: Request) -> None:
@@ -58,7 +60,20 @@ class GatewayApp(Litestar):
             if endpoint is not None:
                 await endpoint(scope, receive, send)  # type: ignore[arg-type]
                 return
+            send = _with_request_id(send)
         await super().__call__(scope, receive, send)
+
+
+def _with_request_id(send: Send) -> Send:
+    """Every response carries ``x-request-id``: a cold route writes no ledger row, so a fresh id."""
+    request_id = new_request_id().encode()
+
+    async def sending(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), (REQUEST_ID, request_id)]
+        await send(message)
+
+    return sending  # type: ignore[return-value]
 
 
 def create_app(

@@ -20,7 +20,7 @@ from synaxis_core.errors import InvalidRequest, NotFound, SynaxisError
 from synaxis_core.server.asgi import RawHeaders, Send, send_bytes, too_large
 
 log = logging.getLogger("synaxis.server")
-REQUEST_ID_HEADER = "x-synaxis-request-id"
+REQUEST_ID_HEADER = "x-request-id"
 _encode = msgspec.json.encode
 _JSON = (b"content-type", b"application/json")
 
