@@ -1,8 +1,9 @@
-"""Tests of the fake upstream (`synaxis_core.testing.FakeUpstream`).
+"""Tests of the fake upstream (`synaxis_core.fake.FakeUpstream`).
 
-Every behaviour kind, every flavor's error and /models shape, sequencing, counters,
-the control API, and the three ways of running it. Clients are httpx, talking to
-127.0.0.1 only.
+Every behaviour kind, every flavor's error and /models shape (the installed plugins'
+flavours, served by default), a flavour the core has never heard of, sequencing,
+counters, the control API, and the three ways of running it. Clients are httpx,
+talking to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from synaxis_core.fake import (
-    FLAVORS,
-    NVIDIA_NON_CHAT_MODELS,
-    Behavior,
-    FakeUpstream,
-)
+from synaxis_core.fake import Behavior, ErrorText, FakeUpstream, Flavor
 from synaxis_core.fake.behavior import CHINESE_ANSWER, DEFAULT_ANSWER, DEFAULT_REASONING
+from synaxis_nvidia.fake_flavor import NON_CHAT_MODELS as NVIDIA_NON_CHAT_MODELS
+
+FLAVORS = ("openai", "synthetic", "together", "nvidia")
+"""The built-in flavour and those of the installed provider plugins (the fake's default)."""
 
 AUTH = {"Authorization": "Bearer test-key"}
 MODEL = {"openai": "gpt-x", "synthetic": "hf:org/Model", "together": "org/Model", "nvidia": "org/model"}
@@ -534,6 +534,126 @@ def test_control_api(fake, client):
     assert client.post(control + "/behaviors", json={"m": {"kind": "bogus"}}).status_code == 400
     assert client.post(control + "/reset").status_code == 200
     assert client.get(control + "/calls").json() == {"calls": {}}
+
+
+# --- flavours the core does not know -------------------------------------------------------
+
+
+def acme_entry(model_id: str, extras: dict) -> dict:
+    return {"name": model_id, "price_per_million": extras.pop("input_price", 0.0), **extras}
+
+
+ACME = Flavor(
+    name="acme",
+    error_shape="problem",
+    unauthorized="No entry",
+    rate_limit=ErrorText(message="Slow down"),
+    model_missing=ErrorText(message="No {model} here", status=422),
+    error_messages={502: "Upstream of upstream failed"},
+    model_id_prefixes=("acme/",),
+    model_id_error="Ids start with acme/",
+    listing="array",
+    model_entry=acme_entry,
+    listing_extra_models=("acme/embedder",),
+    finish_reason="end_turn",
+    reasoning_field="thinking",
+    routes={"/v2/balance": lambda usage: {"spent": usage.accepted, "cap": usage.account_limit}},
+)
+
+
+@pytest.fixture
+def acme() -> Iterator[FakeUpstream]:
+    with FakeUpstream(flavors=[ACME]) as upstream:
+        yield upstream
+
+
+def acme_chat(client: httpx.Client, fake: FakeUpstream, model: str = "acme/one", **extra) -> httpx.Response:
+    body = {"model": model, "messages": MESSAGES, **extra}
+    return client.post(fake.base_url("acme") + "/chat/completions", json=body)
+
+
+def test_a_new_vendors_flavor_is_served_as_described(acme, client):
+    acme.set("acme/one", Behavior(kind="reasoning_field", reasoning="Hmm."))
+    answer = acme_chat(client, acme).json()["choices"][0]
+    assert answer["finish_reason"] == "end_turn"
+    assert answer["message"]["thinking"] == "Hmm." and "reasoning_content" not in answer["message"]
+    streamed = events(acme_chat(client, acme, stream=True).text)
+    assert content_of(streamed, "thinking") == "Hmm."
+    wrong_id = acme_chat(client, acme, model="other/one")
+    assert wrong_id.status_code == 400
+    assert wrong_id.headers["content-type"].startswith("application/problem+json")
+    assert wrong_id.json() == {"status": 400, "title": "Bad Request", "detail": "Ids start with acme/"}
+
+
+def test_a_new_vendors_errors_use_its_shape_and_wording(acme, client):
+    acme.set("acme/one", [Behavior(kind="error", status=502), "model_not_available", "rate_limit"])
+    failed = acme_chat(client, acme).json()
+    assert failed == {"status": 502, "title": "Bad Gateway", "detail": "Upstream of upstream failed"}
+    missing = acme_chat(client, acme)
+    assert missing.status_code == 422 and missing.json()["detail"] == "No acme/one here"
+    assert acme_chat(client, acme).json() == {"status": 429, "title": "Too Many Requests", "detail": "Slow down"}
+    with httpx.Client() as anonymous:
+        body = {"model": "acme/one", "messages": MESSAGES}
+        refused = anonymous.post(acme.base_url("acme") + "/chat/completions", json=body)
+    assert refused.status_code == 401 and refused.json()["detail"] == "No entry"
+
+
+def test_a_new_vendors_listing_and_extra_route(acme, client):
+    acme.add_model("acme", "acme/one", input_price=0.4, context=8192)
+    assert client.get(acme.base_url("acme") + "/models").json() == [
+        {"name": "acme/one", "price_per_million": 0.4, "context": 8192},
+        {"name": "acme/embedder", "price_per_million": 0.0},
+    ]
+    acme_chat(client, acme)
+    acme.set_account_limit("acme", 5)
+    assert client.get(f"{acme.url}/acme/v2/balance").json() == {"spent": 1, "cap": 5}
+    assert client.get(f"{acme.url}/acme/v2/elsewhere").status_code == 404
+    with httpx.Client() as anonymous:
+        assert anonymous.get(f"{acme.url}/acme/v2/balance").status_code == 401
+    assert acme.requests[-1].flavor == "acme" and acme.requests[-1].path == "/acme/v2/balance"
+
+
+def test_given_flavors_are_the_only_ones_besides_openai(acme, client):
+    assert set(acme.flavors) == {"openai", "acme"}
+    with pytest.raises(ValueError, match="synthetic"):
+        acme.base_url("synthetic")
+    assert client.get(f"{acme.url}/synthetic/v1/models").status_code == 404
+    assert chat(client, acme).status_code == 200  # openai is always there
+
+
+def test_a_flavor_added_while_running_is_served_at_once(acme, client):
+    acme.add_flavor(Flavor(name="late", error_shape="flat"))
+    acme.set("m", Behavior(kind="error", status=503, content="later"))
+    response = client.post(acme.base_url("late") + "/chat/completions", json={"model": "m", "messages": MESSAGES})
+    assert response.status_code == 503 and response.json() == {"error": "later"}
+    with pytest.raises(TypeError):
+        acme.add_flavor("late")
+
+
+def test_the_default_flavors_are_the_installed_plugins():
+    from synaxis_core.plugins import load_extensions
+    from synaxis_core.settings import Settings
+
+    contributed = load_extensions(Settings.from_env({})).fake_flavors
+    assert set(contributed) == set(FLAVORS) - {"openai"}
+    with FakeUpstream() as fake:
+        assert dict(fake.flavors) == {"openai": fake.flavors["openai"], **contributed}
+        assert fake.banner()[: len(FLAVORS)] == [f"{name:<10} {fake.base_url(name)}" for name in fake.flavors]
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"name": "_fake"}, "flavour name"),
+        ({"name": "a/b"}, "flavour name"),
+        ({"name": "x", "error_shape": "xml"}, "error_shape"),
+        ({"name": "x", "listing": "csv"}, "listing"),
+        ({"name": "x", "routes": {"quota": lambda usage: {}}}, "must start with '/'"),
+    ],
+)
+def test_a_malformed_flavor_is_refused(fields, problem):
+    with pytest.raises(ValueError, match=problem):
+        Flavor(**fields)
 
 
 # --- ways of running ---------------------------------------------------------------------

@@ -17,9 +17,10 @@ HOOKS = [
 ]
 
 
-def test_the_four_register_hooks_exist():
+def test_the_register_hooks_exist():
     assert sorted(HOOKS) == [
         "register_catalogs",
+        "register_fake_flavors",
         "register_postprocessors",
         "register_providers",
         "register_scorers",

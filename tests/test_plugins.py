@@ -147,6 +147,56 @@ def test_register_scorers_collects_scorers_and_rejects_non_scorers():
         make_extensions(Bad())
 
 
+def test_register_postprocessors_rejects_a_provider_scope_that_is_not_a_name():
+    from synaxis_core.postprocess.think import ThinkTagStripper
+
+    class Plugin:
+        @hookimpl
+        def register_postprocessors(self, register, settings):
+            register(ThinkTagStripper("scoped", applies=lambda spec: True, provider=""))
+
+    with pytest.raises(PluginError, match="'scoped' has provider ''"):
+        make_extensions(Plugin())
+
+
+def _flavor_plugin(plugin_name: str, *flavors):
+    class Plugin:
+        @hookimpl
+        def register_fake_flavors(self, register, settings):
+            for flavor in flavors:
+                register(flavor)
+
+    Plugin.__name__ = plugin_name
+    return Plugin()
+
+
+def test_register_fake_flavors_collects_flavors_by_name():
+    from synaxis_core.fake import Flavor
+
+    acme, zeta = Flavor(name="acme", error_shape="flat"), Flavor(name="zeta")
+    ext = make_extensions(_flavor_plugin("acme_plugin", acme), _flavor_plugin("zeta_plugin", zeta))
+    assert ext.fake_flavors == {"acme": acme, "zeta": zeta}
+    assert ext.owners["fake flavor:acme"].startswith("acme_plugin")
+
+
+def test_register_fake_flavors_rejects_duplicates_naming_both_plugins_and_non_flavors():
+    from synaxis_core.fake import Flavor
+
+    with pytest.raises(PluginError) as err:
+        make_extensions(_flavor_plugin("one", Flavor(name="acme")), _flavor_plugin("two", Flavor(name="acme")))
+    assert "fake flavor 'acme' is registered by two plugins" in str(err.value)
+    assert "'one-" in str(err.value) and "'two-" in str(err.value)
+    with pytest.raises(PluginError, match="not a fake-upstream Flavor"):
+        make_extensions(_flavor_plugin("bad", {"name": "acme"}))
+
+
+def test_register_fake_flavors_of_the_installed_plugins_name_their_providers():
+    ext = load_extensions(make_settings())
+    assert ext.fake_flavors and set(ext.fake_flavors) <= set(ext.providers)
+    for name in ext.fake_flavors:
+        assert ext.owners[f"fake flavor:{name}"] == ext.owners[f"provider:{name}"]
+
+
 def test_load_extensions_with_installed_plugins_has_no_duplicates():
     ext = load_extensions(make_settings())
     assert len(ext.owners) == len(set(ext.owners))

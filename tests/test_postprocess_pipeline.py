@@ -22,7 +22,7 @@ CHINESE = "巴黎是法国的首都，也是法国最大的城市，拥有悠久
 def chain() -> list[Any]:
     monitor = LanguageMonitor()
     stripper = ThinkTagStripper("think-tags", applies=lambda spec: spec.reasoning)
-    return select([monitor, stripper], R1)
+    return select([monitor, stripper], R1, "together")
 
 
 def ctx(mode: str = "separate", prompt: str = "What is the capital of France?") -> PostProcessContext:
@@ -53,8 +53,21 @@ def test_select_keeps_applicable_processors_sorted_by_order_then_name() -> None:
     a, b = ThinkTagStripper("b-tags", lambda s: True, order=10), ThinkTagStripper("a-tags", lambda s: True, order=10)
     only_reasoning = ThinkTagStripper("r", lambda s: s.reasoning, order=5)
     monitor = LanguageMonitor()
-    assert select([monitor, a, b, only_reasoning], R1) == [only_reasoning, b, a, monitor]
-    assert select([monitor, a, b, only_reasoning], PLAIN) == [b, a, monitor]
+    assert select([monitor, a, b, only_reasoning], R1, "together") == [only_reasoning, b, a, monitor]
+    assert select([monitor, a, b, only_reasoning], PLAIN, "nvidia") == [b, a, monitor]
+
+
+def test_a_postprocessor_scoped_to_a_provider_runs_only_on_its_deployments() -> None:
+    """The same model id at two providers: only the scoped provider's deployment is stripped."""
+    mine = ThinkTagStripper("think-tags-mine", applies=lambda spec: spec.reasoning, provider="mine")
+    anyone = LanguageMonitor()  # no provider attribute: every provider's
+    assert select([mine, anyone], R1, "mine") == [mine, anyone]
+    assert select([mine, anyone], R1, "theirs") == [anyone]
+    response_ = response("<think>hmm</think>Paris.")
+    theirs = process_response(select([mine], R1, "theirs"), response_, ctx())
+    assert theirs["choices"][0]["message"]["content"] == "<think>hmm</think>Paris."
+    stripped = process_response(select([mine], R1, "mine"), response_, ctx())
+    assert stripped["choices"][0]["message"]["content"] == "Paris."
 
 
 def test_process_response_strips_reasoning_before_the_monitor_reads_the_answer() -> None:

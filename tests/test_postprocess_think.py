@@ -94,6 +94,17 @@ def test_qwen_thinking_close_only_everything_before_the_closing_tag_is_reasoning
     )
 
 
+def test_close_only_is_the_default_for_templates_that_supply_the_opening_tag() -> None:
+    """However a stripper was made, a Qwen3 Thinking-2507 / QwQ deployment is close-only."""
+    stripper = ThinkTagStripper("any", applies=lambda spec: spec.reasoning)
+    qwq = ModelSpec(id="qwq-local", upstream_id="Qwen/QwQ-32B", reasoning=True)
+    assert stripper.is_close_only(QWEN) and stripper.is_close_only(qwq) and not stripper.is_close_only(R1)
+    out = stripper.process_message(message("Two goals.</think>\n\n{}"), ctx(QWEN))
+    assert (out["content"], out["reasoning_content"]) == ("{}", "Two goals.")
+    never = ThinkTagStripper("never", applies=lambda spec: True, close_only=lambda spec: False)
+    assert never.process_message(message("Two goals.</think>{}"), ctx(QWEN))["content"] == "Two goals.</think>{}"
+
+
 def test_close_only_model_that_sends_the_opening_tag_anyway() -> None:
     out = make_stripper().process_message(message("<think>plan</think>Answer"), ctx(QWEN))
     assert (out["content"], out["reasoning_content"]) == ("Answer", "plan")

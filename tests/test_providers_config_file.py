@@ -157,8 +157,55 @@ def test_reasoning_deployments_get_the_think_tag_stripper(tmp_path):
     ext = collect_extensions(get_plugin_manager("", installed=False), settings)
     qwen = ext.models["qwen-local"][1]
     gemma = ext.models["gemma-ollama"][1]
-    assert [p.name for p in select(ext.postprocessors, qwen)] == ["think-tags-config"]
-    assert [p.name for p in select(ext.postprocessors, gemma)] == []
+    assert [p.name for p in select(ext.postprocessors, qwen, "local-vllm")] == ["think-tags-config"]
+    assert [p.name for p in select(ext.postprocessors, gemma, "ollama")] == []
     response = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "<think>hmm</think>Hi"}}]}
-    message = process_response(select(ext.postprocessors, qwen), response, PostProcessContext(model=qwen))["choices"][0]["message"]
+    message = process_response(select(ext.postprocessors, qwen, "local-vllm"), response, PostProcessContext(model=qwen))["choices"][0]["message"]
     assert message["content"] == "Hi" and message["reasoning_content"] == "hmm"
+
+
+QWEN_THINKING = """\
+[[providers]]
+name = "local-vllm"
+base_url = "{base_url}"
+api_key_env = "LOCAL_VLLM_KEY"
+
+[[providers.models]]
+id = "qwen3-thinking-local"
+upstream_id = "Qwen/Qwen3-30B-A3B-Thinking-2507"
+reasoning = true
+"""
+
+
+async def test_a_reasoning_deployment_whose_template_opens_the_block_keeps_no_closing_tag(tmp_path, sqlite_url):
+    """Qwen3 Thinking on vLLM, declared in the config file: its answers start inside the
+    reasoning block (``reasoning</think>answer``); neither the message nor the stream
+    may keep a dangling ``</think>``."""
+    import json
+
+    from synaxis_core.fake import Behavior, FakeUpstream
+    from synaxis_core.fake.behavior import DEFAULT_ANSWER
+    from synaxis_core.testing.gateway import gateway_harness
+
+    reasoning = "The home side scored twice in each of its last games, so two goals."
+    async with FakeUpstream(flavors=()) as fake:
+        answer = Behavior(kind="think_close_only", reasoning=reasoning, content="\n\n" + DEFAULT_ANSWER)
+        fake.set("Qwen/Qwen3-30B-A3B-Thinking-2507", answer)
+        path = write(tmp_path, QWEN_THINKING.format(base_url=fake.base_url("openai")))
+        environ = {"SYNAXIS_CONFIG": str(path), "LOCAL_VLLM_KEY": "vllm-key"}
+        async with gateway_harness(fake, database_url=sqlite_url, providers=(), environ=environ) as h:
+            body = {"model": "qwen3-thinking-local", "messages": [{"role": "user", "content": "Predict the match."}]}
+            reply = await h.client.post("/v1/chat/completions", json=body, headers=h.auth())
+            streamed = await h.client.post("/v1/chat/completions", json={**body, "stream": True}, headers=h.auth())
+    assert reply.status_code == 200, reply.text
+    message = reply.json()["choices"][0]["message"]
+    assert (message["content"], message["reasoning_content"]) == (DEFAULT_ANSWER, reasoning)
+    assert streamed.status_code == 200, streamed.text
+    deltas = [
+        choice["delta"]
+        for line in streamed.text.splitlines()
+        if line.startswith("data: {")
+        for choice in json.loads(line[len("data: "):])["choices"]
+    ]
+    assert "".join(d.get("content") or "" for d in deltas) == DEFAULT_ANSWER
+    assert "".join(d.get("reasoning_content") or "" for d in deltas) == reasoning

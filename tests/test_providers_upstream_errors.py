@@ -28,6 +28,7 @@ from synaxis_core.providers.upstream_errors import (
     error_from_event,
     error_from_exception,
     error_from_status,
+    as_model_unavailable,
     parse_error_body,
     parse_retry_after,
 )
@@ -105,7 +106,8 @@ def test_parse_retry_after(value, expected):
         (404, b'{"status": 404, "title": "Not Found"}', ModelUnavailable),
         (410, b'{"status": 410, "title": "Gone"}', ModelUnavailable),
         (400, b'{"error": {"message": "x", "code": "model_not_available"}}', ModelUnavailable),
-        (400, b'{"error": "Your model name should start with an hf: prefix"}', ModelUnavailable),
+        (400, b'{"error": "Unknown model: hf:x"}', ModelUnavailable),
+        (400, b'{"error": "Your model name should start with an hf: prefix"}', UpstreamBadRequest),  # vendor wording
         (400, b'{"error": {"message": "The model `x` does not exist"}}', ModelUnavailable),
         (
             400,
@@ -124,6 +126,18 @@ def test_error_from_status(status, body, error_class):
     assert type(error) is error_class
     assert error.provider == "acme" and error.upstream_status == status
     assert error.message.startswith(f"acme: HTTP {status}")
+
+
+def test_a_vendors_own_phrases_make_a_bad_request_a_model_failure():
+    body = b'{"error": "Your model name should start with an hf: prefix"}'
+    bad = error_from_status(400, body, provider="acme")
+    missing = as_model_unavailable(bad, ("SHOULD START WITH AN HF:",))
+    assert type(missing) is ModelUnavailable and missing.scope == "model"
+    assert (missing.message, missing.provider, missing.upstream_status) == (bad.message, "acme", 400)
+    assert as_model_unavailable(bad, ("non-serverless",)) is bad
+    assert as_model_unavailable(bad, ()) is bad
+    server = error_from_status(500, body, provider="acme")  # only bad requests are re-read
+    assert as_model_unavailable(server, ("hf:",)) is server
 
 
 def test_error_scopes_and_retryability():

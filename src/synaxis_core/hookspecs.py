@@ -14,6 +14,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from synaxis_core.catalog.base import Catalog
+    from synaxis_core.fake.flavor import Flavor
     from synaxis_core.postprocess.base import PostProcessor
     from synaxis_core.providers.base import Provider
     from synaxis_core.routing.scoring import Scorer
@@ -60,7 +61,9 @@ def register_postprocessors(register: Callable[[PostProcessor], None], settings:
 
     For each response the core applies, in ascending ``order``, every post-processor
     whose ``applies_to(model)`` is true: to the whole message when not streaming, and
-    to each delta (with per-stream state and a final ``flush()``) when streaming.
+    to each delta (with per-stream state and a final ``flush()``) when streaming. A
+    post-processor whose ``provider`` attribute names a provider applies only to that
+    provider's deployments (no attribute, or None: to every provider's).
     Post-processor names must be unique.
     """
 
@@ -76,4 +79,20 @@ def register_scorers(register: Callable[[Scorer], None], settings: Settings) -> 
 
     The router ranks candidates by the weighted sum of all scores, ties broken by
     deployment id. Scorer names must be unique.
+    """
+
+
+@hookspec
+def register_fake_flavors(register: Callable[[Flavor], None], settings: Settings) -> None:
+    """Contribute the fake upstream's imitation of a vendor's wire format.
+
+    :param register: call ``register(flavor)`` once per ``synaxis_core.fake.Flavor``,
+        named after the provider it imitates: its error bodies, ``/models`` listing,
+        finish reason, reasoning field, model-id rules and extra routes.
+    :param settings: the gateway's settings.
+
+    ``FakeUpstream`` serves each flavour under ``/{name}/v1`` (``openai`` is built
+    in): demo mode points a provider at the flavour of its name (else ``openai``), and
+    ``ProviderConformanceTests`` runs a provider against its flavour. Flavour names
+    must be unique.
     """

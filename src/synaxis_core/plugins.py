@@ -4,14 +4,15 @@ Built-in behaviour lives in ``synaxis_core.default_plugins`` and is registered e
 like an installed plugin. ``SYNAXIS_LOAD_PLUGINS`` selects installed plugins: unset =
 all, empty = none, ``a,b`` = only the entry points named ``a`` and ``b``.
 
-``collect_extensions`` calls the four ``register_*`` hooks once, validates what comes
-back and returns it as ``Extensions``; a duplicate name is an error naming both plugins.
+``collect_extensions`` calls each ``register_*`` hook once, validates what comes back
+and returns it as ``Extensions``; a duplicate name is an error naming both plugins.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from functools import partial
 from importlib.metadata import entry_points
 from typing import Any, Callable, Iterable
 
@@ -20,6 +21,7 @@ import pluggy
 from synaxis_core import hookspecs
 from synaxis_core.catalog.base import Catalog
 from synaxis_core.errors import PluginError
+from synaxis_core.fake.flavor import Flavor
 from synaxis_core.postprocess.base import PostProcessor
 from synaxis_core.providers.base import OpenAICompatibleProvider
 from synaxis_core.routing.scoring import Scorer
@@ -95,65 +97,99 @@ class Extensions:
     catalogs: dict[str, Catalog] = field(default_factory=dict)
     postprocessors: list[PostProcessor] = field(default_factory=list)
     scorers: dict[str, Scorer] = field(default_factory=dict)
+    fake_flavors: dict[str, Flavor] = field(default_factory=dict)
+    """Flavour name (the provider it imitates) -> the fake upstream's ``Flavor``."""
     models: dict[str, tuple[OpenAICompatibleProvider, ModelSpec]] = field(default_factory=dict)
     """Provider-model id -> (provider, spec), over every provider."""
     owners: dict[str, str] = field(default_factory=dict)
     """``"<kind>:<name>"`` -> the plugin that contributed it (for error messages)."""
+
+    def claim(self, kind: str, name: str, plugin: str) -> None:
+        """Record that ``plugin`` contributed the ``kind`` called ``name``; a missing
+        name or one already taken is a ``PluginError`` (naming both plugins)."""
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"plugin {plugin!r} registered a {kind} without a name")
+        key = f"{kind}:{name}"
+        if key in self.owners:
+            raise PluginError(f"{kind} {name!r} is registered by two plugins: {self.owners[key]!r} and {plugin!r}")
+        self.owners[key] = plugin
 
     async def aclose(self) -> None:
         for provider in self.providers.values():
             await provider.aclose()
 
 
+def _add_provider(ext: Extensions, provider: Any, plugin: str) -> None:
+    if not isinstance(provider, OpenAICompatibleProvider):
+        raise PluginError(f"plugin {plugin!r} registered {provider!r}, which is not a Provider")
+    ext.claim("provider", provider.name, plugin)
+    ext.providers[provider.name] = provider
+    for spec in provider.models:
+        if not isinstance(spec, ModelSpec):
+            raise PluginError(f"plugin {plugin!r}: provider {provider.name!r} lists {spec!r}, not a ModelSpec")
+        ext.claim("model", spec.id, plugin)
+        ext.models[spec.id] = (provider, spec)
+
+
+def _add_catalog(ext: Extensions, catalog: Any, plugin: str) -> None:
+    if not isinstance(catalog, Catalog):
+        raise PluginError(f"plugin {plugin!r} registered {catalog!r}, which is not a Catalog")
+    ext.claim("catalog", catalog.name, plugin)
+    ext.catalogs[catalog.name] = catalog
+
+
+def _add_postprocessor(ext: Extensions, postprocessor: Any, plugin: str) -> None:
+    if not isinstance(postprocessor, PostProcessor):
+        raise PluginError(f"plugin {plugin!r} registered {postprocessor!r}, which is not a PostProcessor")
+    scope = getattr(postprocessor, "provider", None)
+    if scope is not None and (not isinstance(scope, str) or not scope):
+        raise PluginError(
+            f"plugin {plugin!r}: post-processor {postprocessor.name!r} has provider {scope!r}, not a name"
+        )
+    ext.claim("postprocessor", postprocessor.name, plugin)
+    ext.postprocessors.append(postprocessor)
+
+
+def _add_scorer(ext: Extensions, scorer: Any, plugin: str) -> None:
+    if not isinstance(scorer, Scorer):
+        raise PluginError(f"plugin {plugin!r} registered {scorer!r}, which is not a Scorer")
+    ext.claim("scorer", scorer.name, plugin)
+    ext.scorers[scorer.name] = scorer
+
+
+def _add_fake_flavor(ext: Extensions, flavor: Any, plugin: str) -> None:
+    if not isinstance(flavor, Flavor):
+        raise PluginError(f"plugin {plugin!r} registered {flavor!r}, which is not a fake-upstream Flavor")
+    ext.claim("fake flavor", flavor.name, plugin)
+    ext.fake_flavors[flavor.name] = flavor
+
+
+_HOOKS: tuple[tuple[str, Callable[[Extensions, Any, str], None]], ...] = (
+    ("register_providers", _add_provider),
+    ("register_catalogs", _add_catalog),
+    ("register_postprocessors", _add_postprocessor),
+    ("register_scorers", _add_scorer),
+    ("register_fake_flavors", _add_fake_flavor),
+)
+
+
 def collect_extensions(pm: pluggy.PluginManager, settings: Settings) -> Extensions:
     """Call every ``register_*`` hook once and validate the contributions."""
     ext = Extensions()
-
-    def claim(kind: str, name: str, plugin: str) -> None:
-        key = f"{kind}:{name}"
-        if not isinstance(name, str) or not name:
-            raise PluginError(f"plugin {plugin!r} registered a {kind} without a name")
-        if key in ext.owners:
-            raise PluginError(
-                f"{kind} {name!r} is registered by two plugins: {ext.owners[key]!r} and {plugin!r}"
-            )
-        ext.owners[key] = plugin
-
-    def add_provider(provider: Any, plugin: str) -> None:
-        if not isinstance(provider, OpenAICompatibleProvider):
-            raise PluginError(f"plugin {plugin!r} registered {provider!r}, which is not a Provider")
-        claim("provider", provider.name, plugin)
-        ext.providers[provider.name] = provider
-        for spec in provider.models:
-            if not isinstance(spec, ModelSpec):
-                raise PluginError(f"plugin {plugin!r}: provider {provider.name!r} lists {spec!r}, not a ModelSpec")
-            claim("model", spec.id, plugin)
-            ext.models[spec.id] = (provider, spec)
-
-    def add_catalog(catalog: Any, plugin: str) -> None:
-        if not isinstance(catalog, Catalog):
-            raise PluginError(f"plugin {plugin!r} registered {catalog!r}, which is not a Catalog")
-        claim("catalog", catalog.name, plugin)
-        ext.catalogs[catalog.name] = catalog
-
-    def add_postprocessor(postprocessor: Any, plugin: str) -> None:
-        if not isinstance(postprocessor, PostProcessor):
-            raise PluginError(f"plugin {plugin!r} registered {postprocessor!r}, which is not a PostProcessor")
-        claim("postprocessor", postprocessor.name, plugin)
-        ext.postprocessors.append(postprocessor)
-
-    def add_scorer(scorer: Any, plugin: str) -> None:
-        if not isinstance(scorer, Scorer):
-            raise PluginError(f"plugin {plugin!r} registered {scorer!r}, which is not a Scorer")
-        claim("scorer", scorer.name, plugin)
-        ext.scorers[scorer.name] = scorer
-
-    _call_each(pm, "register_providers", add_provider, settings)
-    _call_each(pm, "register_catalogs", add_catalog, settings)
-    _call_each(pm, "register_postprocessors", add_postprocessor, settings)
-    _call_each(pm, "register_scorers", add_scorer, settings)
+    for hook_name, add in _HOOKS:
+        _call_each(pm, hook_name, partial(add, ext), settings)
     ext.postprocessors.sort(key=lambda p: (p.order, p.name))
     return ext
+
+
+def installed_fake_flavors() -> dict[str, Flavor]:
+    """The fake-upstream flavours of every installed plugin (``SYNAXIS_LOAD_PLUGINS``
+    is not consulted: a fake imitates every vendor it knows), validated like
+    ``collect_extensions`` does; only ``register_fake_flavors`` is called."""
+    ext = Extensions()
+    add = partial(_add_fake_flavor, ext)
+    _call_each(get_plugin_manager(None), "register_fake_flavors", add, Settings.from_env({}))
+    return ext.fake_flavors
 
 
 def _call_each(

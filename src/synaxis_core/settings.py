@@ -1,8 +1,10 @@
 """Settings: the one place that reads configuration (pydantic-settings, prefix ``SYNAXIS_``).
 
-Provider plugins read their own variables (``SYNTHETIC_API_KEY``, ``TOGETHER_BASE_URL``
-...) through ``Settings.env`` / ``Settings.secret`` so that tests can pass a complete
-environment in one object instead of patching ``os.environ``.
+Plugins read their own variables (their API key and base-URL variables, and their own
+options, which may use the ``SYNAXIS_`` prefix too) through ``Settings.env`` /
+``Settings.secret``, with their own default and parsing, so that tests can pass a
+complete environment in one object instead of patching ``os.environ``. Variables this
+class does not define are ignored here and left to the plugins.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_prefix: str = "synaxis:"
     """Every Redis key starts with it: one Redis can serve several separate gateways."""
+    redis_max_connections: int = Field(default=64, ge=1)
+    """Redis connections per process; when all are busy a call waits for one."""
+    redis_pool_timeout_s: float = Field(default=2.0, gt=0)
+    """The longest wait for a free Redis connection; then 503 (busy, not an outage)."""
     admin_key: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8000
@@ -46,6 +52,11 @@ class Settings(BaseSettings):
 
     # server
     max_body_bytes: int = 4 * 1024 * 1024
+    header_timeout_s: float = Field(10.0, gt=0)
+    """Time a client has to send a request's headers (from the connection's opening, or
+    from the request's first byte on a kept-alive connection): 408 and closed beyond."""
+    body_timeout_s: float = Field(30.0, gt=0)
+    """Time a client has to send a request's body, once its headers are in: 408 beyond."""
     reasoning_mode: Literal["separate", "strip", "keep"] = "separate"
     demo: bool | None = None
     """Force demo mode on/off; unset: demo when no provider has a key."""
@@ -56,8 +67,6 @@ class Settings(BaseSettings):
     retry_after_cap_s: float = 300.0
     default_retry_after_s: float = 30.0
     scorer_weights: dict[str, float] = Field(default_factory=dict)
-    language_monitor_models: list[str] = Field(default_factory=lambda: ["glm"])
-    """Substrings of model ids whose output is checked for unexpected CJK answers."""
 
     # sync
     catalog_interval_s: float = 86400.0
@@ -67,6 +76,18 @@ class Settings(BaseSettings):
     ledger_batch_size: int = 500
     ledger_flush_interval_s: float = 0.5
     ledger_queue_max: int = 100_000
+    ledger_full_wait_s: float = Field(default=1.0, ge=0)
+    """With the ledger queue full, how long a request waits for room before a 503."""
+    ledger_durable: bool = False
+    """Each request's row is committed before its response ends (slower; see the README)."""
+
+    # tenant budgets and admin authentication
+    budget_reservation_ttl_s: float = Field(default=900.0, gt=0)
+    """A budget reservation nobody settles (its process died) stops counting after this."""
+    auth_max_failures: int = Field(default=10, ge=1)
+    """Failed admin authentications per client (and per key prefix) in the window..."""
+    auth_failure_window_s: float = Field(default=60.0, gt=0)
+    """...before further attempts are refused with 429 until the window frees."""
 
     _environ: Mapping[str, str] = PrivateAttr(default_factory=lambda: dict(os.environ))
 
@@ -91,7 +112,8 @@ class Settings(BaseSettings):
         return settings
 
     def env(self, name: str, default: str | None = None) -> str | None:
-        """A plain environment variable (a provider's base URL override, say)."""
+        """A plain environment variable (a provider's base URL override, a plugin's own
+        option), or ``default`` when unset or empty."""
         # straight from pydantic's private store: ``self._environ`` goes through
         # pydantic's ``__getattr__`` (1.4 µs; the router asks for each deployment's key)
         value = self.__pydantic_private__["_environ"].get(name)

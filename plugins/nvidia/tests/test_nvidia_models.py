@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 from synaxis_nvidia import NVIDIA_MODELS, NvidiaProvider
+from synaxis_nvidia.fake_flavor import NON_CHAT_MODELS
 
 from synaxis_core.catalog.normalize import normalize_model_id
 from synaxis_core.errors import ModelUnavailable, RateLimited
 from synaxis_core.settings import Settings
-from synaxis_core.testing import NVIDIA_NON_CHAT_MODELS, Behavior, FakeUpstream
+from synaxis_core.testing import Behavior, FakeUpstream
 
 BODY = {"model": "openai/gpt-oss-120b", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -43,7 +44,7 @@ async def test_discovery_drops_non_chat_models_and_needs_no_key():
         provider = await _provider(fake, key=None)
         try:
             listed = await provider.discover()
-            parsed = provider.parse_models({"data": [{"id": i} for i in NVIDIA_NON_CHAT_MODELS]})
+            parsed = provider.parse_models({"data": [{"id": i} for i in NON_CHAT_MODELS]})
         finally:
             await provider.aclose()
     assert NvidiaProvider.discovery_needs_key is False

@@ -7,8 +7,10 @@ import synaxis_synthetic
 from synaxis_synthetic import SYNTHETIC_MODELS, SyntheticProvider
 
 from synaxis_core.catalog.normalize import normalize_model_id
+from synaxis_core.errors import ConfigError, ModelUnavailable
 from synaxis_core.plugins import collect_extensions
 from synaxis_core.postprocess.base import PostProcessContext
+from synaxis_core.postprocess.pipeline import select
 from synaxis_core.settings import Settings
 from synaxis_core.testing.plugin_manager import make_plugin_manager
 from synaxis_core.types import ModelSpec
@@ -76,8 +78,8 @@ def test_parse_models_dollar_per_token_prices():
     assert alias.chat and alias.input_price is None
 
 
-def _postprocessors():
-    ext = collect_extensions(make_plugin_manager(synaxis_synthetic), Settings.from_env({}))
+def _postprocessors(environ: dict[str, str] | None = None):
+    ext = collect_extensions(make_plugin_manager(synaxis_synthetic), Settings.from_env(environ or {}))
     return {p.name: p for p in ext.postprocessors}
 
 
@@ -88,10 +90,57 @@ def test_postprocessors_registered():
     by_id = {m.id: m for m in SYNTHETIC_MODELS}
     assert all(stripper.applies_to(by_id[i]) for i in PREMIUM | {"minimax-m2-syn", "glm-4.7-syn"})
     assert not stripper.applies_to(by_id["qwen3-coder-480b-syn"])
-    assert not stripper.applies_to(ModelSpec(id="r1-together", upstream_id="x", reasoning=True))
     assert stripper.is_close_only(by_id["qwen3-235b-thinking-syn"])
     assert not stripper.is_close_only(by_id["deepseek-r1-0528-syn"])
     assert monitor.applies_to(by_id["glm-4.7-syn"]) and not monitor.applies_to(by_id["minimax-m2-syn"])
+
+
+def test_the_stripper_is_scoped_to_synthetic_whatever_the_ids():
+    stripper = _postprocessors()["think-tags-synthetic"]
+    elsewhere = ModelSpec(id="glm-4.7-syn", upstream_id="zai-org/GLM-4.7", reasoning=True)
+    assert select([stripper], elsewhere, "together") == []
+    assert select([stripper], elsewhere, "synthetic") == [stripper]
+    renamed = ModelSpec(id="r1-custom", upstream_id="hf:deepseek-ai/DeepSeek-R1-0528", reasoning=True)
+    assert select([stripper], renamed, "synthetic") == [stripper]  # no reliance on the "-syn" suffix
+
+
+@pytest.mark.parametrize(
+    ("value", "watched", "ignored"),
+    [
+        (None, "glm-4.7-syn", "minimax-m2-syn"),
+        ('["minimax"]', "minimax-m2-syn", "glm-4.7-syn"),
+        ("[]", None, "glm-4.7-syn"),
+    ],
+)
+def test_language_monitor_models_come_from_its_variable(value, watched, ignored):
+    environ = {} if value is None else {"SYNAXIS_LANGUAGE_MONITOR_MODELS": value}
+    monitor = _postprocessors(environ)["language-monitor"]
+    by_id = {m.id: m for m in SYNTHETIC_MODELS}
+    assert watched is None or monitor.applies_to(by_id[watched])
+    assert not monitor.applies_to(by_id[ignored])
+
+
+@pytest.mark.parametrize("value", ["glm", '{"glm": 1}', "[1]"])
+def test_a_malformed_language_monitor_variable_stops_startup(value):
+    with pytest.raises(ConfigError, match="SYNAXIS_LANGUAGE_MONITOR_MODELS must be a JSON list of strings"):
+        _postprocessors({"SYNAXIS_LANGUAGE_MONITOR_MODELS": value})
+
+
+async def test_an_unprefixed_id_is_a_model_failure_not_a_bad_request():
+    from synaxis_core.testing import FakeUpstream
+    from synaxis_synthetic import SYNTHETIC_FLAVOR
+
+    body = {"model": "openai/gpt-oss-120b", "messages": [{"role": "user", "content": "hi"}]}
+    async with FakeUpstream(flavors=[SYNTHETIC_FLAVOR]) as fake:
+        env = {"SYNTHETIC_API_KEY": "k", "SYNTHETIC_BASE_URL": fake.base_url("synthetic")}
+        provider = SyntheticProvider(Settings.from_env(env))
+        try:
+            with pytest.raises(ModelUnavailable) as info:
+                await provider.chat(body)
+        finally:
+            await provider.aclose()
+    assert info.value.upstream_status == 400 and info.value.scope == "model"
+    assert "should start with an hf: prefix" in info.value.message
 
 
 def test_close_only_stripper_on_qwen_thinking():

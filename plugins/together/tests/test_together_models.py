@@ -81,6 +81,22 @@ async def test_dedicated_only_model_is_a_model_failure():
     assert info.value.upstream_status == 400 and info.value.scope == "model"
 
 
+async def test_non_serverless_wording_alone_is_a_model_failure():
+    """The phrase without the ``model_not_available`` code (``model_missing_phrases``)."""
+    model = "deepseek-ai/DeepSeek-R1"
+    message = f"Unable to access non-serverless model {model}."
+    async with FakeUpstream() as fake:
+        fake.set(model, Behavior(kind="error", status=400, content=message))
+        env = {"TOGETHER_API_KEY": "k", "TOGETHER_BASE_URL": fake.base_url("together")}
+        provider = TogetherProvider(Settings.from_env(env))
+        try:
+            with pytest.raises(ModelUnavailable) as info:
+                await provider.chat({"model": model, "messages": [{"role": "user", "content": "hi"}]})
+        finally:
+            await provider.aclose()
+    assert info.value.upstream_status == 400 and "non-serverless" in info.value.message
+
+
 def test_parse_models_bare_array():
     payload = [
         {"id": "openai/gpt-oss-120b", "object": "model", "type": "chat", "display_name": "GPT OSS 120B",

@@ -3,7 +3,9 @@
 Each ``[[providers]]`` table becomes an ``OpenAICompatibleProvider`` (see
 ``synaxis_core.providers.config_file`` for the format). No ``SYNAXIS_CONFIG``: nothing
 is registered. A malformed file stops start-up with a ``ConfigError`` naming the file,
-the line and the key. Models with ``reasoning = true`` get the think-tag stripper.
+the line and the key. Models with ``reasoning = true`` get the think-tag stripper, with
+its close-only rule for templates that supply the opening tag (Qwen3 Thinking-2507, QwQ),
+like any other reasoning deployment.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What the fake upstream should do for one call, and what it recorded.
 
-`Behavior` is the knob tests turn: ``fake.set("hf:org/Model", Behavior(kind="rate_limit",
+`Behavior` is the knob tests turn: ``fake.set("org/Model", Behavior(kind="rate_limit",
 retry_after="3"))``. Anything that accepts a behaviour also accepts the shorthands
 ``"error"`` (a kind name) and ``{"kind": "error", "status": 503}`` (its fields), which
 is also the JSON form used by the HTTP control API.
@@ -27,13 +27,13 @@ KINDS = frozenset(
         "ok",  # a normal answer
         "think_inline",  # content "<think>reasoning</think>answer", tags split across chunks
         "think_close_only",  # content "reasoning</think>answer" (Qwen3-Thinking)
-        "reasoning_field",  # reasoning_content (together: reasoning) in message / deltas
+        "reasoning_field",  # the flavor's reasoning field (Flavor.reasoning_field) in message / deltas
         "chinese",  # answers in Chinese
         "tool_call",  # a tool call; streamed arguments arrive in pieces keyed by index
         "error",  # HTTP `status` with the flavor's error body
         "stream_error",  # stream: some chunks, then `data: {"error": ...}`; else like "error"
         "rate_limit",  # 429 in the flavor's shape (+ Retry-After, x-ratelimit-*)
-        "model_not_available",  # together 400 model_not_available, nvidia 404/410, ...
+        "model_not_available",  # the flavor's "no such model" error (Flavor.model_missing)
         "stall",  # sleep before sending headers (delay_s, default STALL_DEFAULT_S)
         "cut",  # abort the TCP connection mid-body / mid-stream
         "no_done",  # stream ends cleanly but without `data: [DONE]`
@@ -66,8 +66,8 @@ class Behavior:
         chunk_size: characters per streamed content / reasoning / arguments chunk.
         chunk_delay_s: seconds between streamed chunks (a slow model; longer than the
             gateway's timeout: a stall in the middle of a stream).
-        finish_reason: overrides the final finish_reason (default "stop", together
-            "eos", tool calls "tool_calls").
+        finish_reason: overrides the final finish_reason (default: the flavor's,
+            `Flavor.finish_reason`; tool calls "tool_calls").
     """
 
     kind: str = "ok"
@@ -141,7 +141,7 @@ class Headers(dict):
 
 @dataclass(slots=True)
 class RecordedRequest:
-    """One request the fake upstream received (chat completions, models, quotas).
+    """One request the fake upstream received (chat completions, models, extra routes).
 
     ``headers`` is a dict with case-insensitive lookups; ``body`` is the parsed JSON
     body when it was a JSON object, else None.

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .behavior import Behavior
-from .formats import CREATED, count_words, encode, reasoning_key
+from .flavor import CREATED, Flavor
+from .formats import count_words, encode
 
 KEEP_ALIVE = b": keep-alive\n\n"
 DONE = b"data: [DONE]\n\n"
@@ -28,7 +29,7 @@ class Answer:
     reasoning: str | None = None  # in a field named reasoning_key
     reasoning_key: str = "reasoning_content"
     tool_call: dict[str, Any] | None = None
-    null_reasoning: bool = False  # nvidia: "reasoning_content": null in the message
+    null_reasoning: bool = False  # "reasoning_content": null in the message (Flavor.null_reasoning)
 
     @property
     def completion_tokens(self) -> int:
@@ -36,23 +37,22 @@ class Answer:
         return count_words(self.content) + count_words(self.reasoning) + count_words(args)
 
 
-def make_answer(flavor: str, behavior: Behavior, request: dict[str, Any]) -> Answer:
+def make_answer(flavor: Flavor, behavior: Behavior, request: dict[str, Any]) -> Answer:
     """The answer of a successful kind (ok, think_*, reasoning_field, chinese, tool_call...)."""
-    default_finish = "eos" if flavor == "together" else "stop"
-    finish = behavior.finish_reason or default_finish
+    finish = behavior.finish_reason or flavor.finish_reason
     kind, text = behavior.kind, behavior.answer
     if kind == "think_inline":
         return Answer(f"<think>{behavior.reasoning}</think>{text}", finish)
     if kind == "think_close_only":
         return Answer(f"{behavior.reasoning}</think>{text}", finish)
     if kind == "reasoning_field":
-        return Answer(text, finish, behavior.reasoning, reasoning_key(flavor))
+        return Answer(text, finish, behavior.reasoning, flavor.reasoning_field)
     if kind == "tool_call":
         name = _first_tool_name(request)
         function = {"name": name, "arguments": text}
         call = {"id": "call_fake_0", "type": "function", "function": function}
         return Answer(None, behavior.finish_reason or "tool_calls", tool_call=call)
-    return Answer(text, finish, null_reasoning=flavor == "nvidia")
+    return Answer(text, finish, null_reasoning=flavor.null_reasoning)
 
 
 def _first_tool_name(request: dict[str, Any]) -> str:
@@ -155,10 +155,11 @@ def stream_parts(
     return parts
 
 
-def stream_error_line(flavor: str, status: int, message: str | None) -> bytes:
-    """An error inside a stream: ``data: {"error": ...}`` (synthetic: a flat string)."""
+def stream_error_line(flavor: Flavor, status: int, message: str | None) -> bytes:
+    """An error inside a stream: ``data: {"error": ...}``, OpenAI-shaped (a flat string
+    for a flavour whose errors are flat strings)."""
     message = message or "The server had an error while processing your request."
-    if flavor == "synthetic":
+    if flavor.error_shape == "flat":
         return b"data: " + encode({"error": message}) + b"\n\n"
     err_type = "server_error" if status >= 500 else "invalid_request_error"
     error = {"message": message, "type": err_type, "param": None, "code": None}

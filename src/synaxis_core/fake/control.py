@@ -17,7 +17,6 @@ Bad input answers 400 ``{"error": "..."}``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,18 +24,6 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from .upstream import FakeUpstream
-
-SYNTHETIC_QUOTA_LIMIT = 135
-
-
-def quota(used: int, limit: int = SYNTHETIC_QUOTA_LIMIT) -> dict[str, Any]:
-    """Synthetic's ``/v2/quotas`` body: ``used`` of ``limit`` subscription requests,
-    renewing in an hour."""
-    renews = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(hours=1)
-    renews_at = renews.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    subscription = {"limit": limit, "requests": used, "renewsAt": renews_at}
-    return {"subscription": subscription}
-
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -1,15 +1,16 @@
 """`FakeUpstream`: an in-repo, OpenAI-compatible fake of the real providers.
 
-Serves ``/{flavor}/v1/chat/completions`` and ``/{flavor}/v1/models`` for the flavors
-openai, synthetic, together and nvidia on 127.0.0.1 (plus synthetic's ``/v2/quotas``),
-with each provider's wire quirks (see /work/shared/PROVIDERS.md) and scripted failures
-per model (`Behavior`).
+Serves ``/{flavor}/v1/chat/completions`` and ``/{flavor}/v1/models`` on 127.0.0.1 for
+each flavour it knows (plus a flavour's extra routes), with that vendor's wire quirks
+(`Flavor`) and scripted failures per model (`Behavior`). It always knows ``openai``;
+the other flavours are the ones it is given, by default those of every installed
+plugin (hook ``register_fake_flavors``).
 
 Three ways to run it::
 
     fake = FakeUpstream().start() ... fake.stop()   # background thread, own loop
     with FakeUpstream() as fake: ...                # the same, as a context manager
-    async with FakeUpstream() as fake: ...          # inside the current event loop
+    async with FakeUpstream(flavors=[ACME]) as fake: ...  # in the current event loop
 
 ``FakeUpstream(port=N).serve_forever()`` blocks (Ctrl-C stops it) for demos and
 multi-process tests, which drive it over the HTTP control API (`synaxis_core.fake.control`).
@@ -21,11 +22,14 @@ import asyncio
 import itertools
 import threading
 from collections import Counter
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
+from synaxis_core.plugins import installed_fake_flavors
 from synaxis_core.postprocess.think import OPENING_TAG_IN_TEMPLATE
 
 from . import control
@@ -40,11 +44,10 @@ from .behavior import (
     coerce_sequence,
 )
 from .chat import completion_body, make_answer, stream_error_line, stream_parts
+from .flavor import OPENAI, Flavor, FlavorUsage
 from .formats import (
-    FLAVORS,
     GARBAGE_MODELS,
     INVALID_JSON_BODY,
-    SYNTHETIC_PREFIX_ERROR,
     Reply,
     encode,
     error_for,
@@ -59,7 +62,7 @@ from .send import reset, respond, send_cut_body, send_stream
 from .server import BackgroundServer
 
 _decode = msgspec.json.decode
-_FLAVOR_PATH = "/{flavor:" + "|".join(FLAVORS) + "}"
+_FLAVOR_PATH = "/{flavor:[A-Za-z0-9][A-Za-z0-9._-]*}"  # not "/_fake": the control API
 _REJECTING_KINDS = {"error": error_for, "stream_error": error_for, "rate_limit": rate_limited}
 
 
@@ -68,9 +71,10 @@ _REJECTING_KINDS = {"error": error_for, "stream_error": error_for, "rate_limit":
 CLOSE_ONLY = Behavior(kind="think_close_only")
 
 
-def _check_flavor(flavor: str) -> None:
-    if flavor not in FLAVORS:
-        raise ValueError(f"unknown flavor {flavor!r}; expected one of {FLAVORS}")
+def installed_flavors() -> dict[str, Flavor]:
+    """``openai`` and the flavours of every installed plugin: what `FakeUpstream` serves
+    by default."""
+    return {OPENAI.name: OPENAI, **installed_fake_flavors()}
 
 
 class FakeUpstream(BackgroundServer):
@@ -80,8 +84,10 @@ class FakeUpstream(BackgroundServer):
         port: the TCP port; 0 picks a free one (read it back from `url`).
         host: the interface; keep the default, tests must not leave the machine.
         api_key: when set, any other bearer token gets a 401 (a token is always needed,
-            except for the nvidia models listing).
+            except for the models listing of a flavour whose listing needs no key).
         max_recorded: `requests` keeps only this many of the most recent requests.
+        flavors: the flavours to serve besides ``openai`` (one of the same name
+            replaces it); None: ``openai`` and every installed plugin's (`installed_flavors`).
     """
 
     def __init__(
@@ -91,13 +97,15 @@ class FakeUpstream(BackgroundServer):
         host: str = "127.0.0.1",
         api_key: str | None = None,
         max_recorded: int = 10_000,
+        flavors: Iterable[Flavor] | None = None,
     ) -> None:
         super().__init__(port, host=host)
         self._api_key = api_key
         self._max_recorded = max_recorded
         self._lock = threading.Lock()
+        self._flavors: dict[str, Flavor] = {}
+        self._models: dict[str, dict[str, dict[str, Any]]] = {}
         self._behaviors: dict[str, list[Behavior]] = {}
-        self._models: dict[str, dict[str, dict[str, Any]]] = {flavor: {} for flavor in FLAVORS}
         self._models_cache: dict[str, bytes] = {}
         self._models_behavior: dict[str, str] = {}
         self._calls: Counter[str] = Counter()
@@ -106,21 +114,44 @@ class FakeUpstream(BackgroundServer):
         self._requests: list[RecordedRequest] = []
         self._connection_flavors: dict[int, str] = {}  # id(transport) -> flavor of its last request
         self._seq = itertools.count(1)
+        for flavor in installed_flavors().values() if flavors is None else (OPENAI, *flavors):
+            self.add_flavor(flavor)
 
     # --- addresses (``url`` comes from BackgroundServer) -------------------------------
 
     def base_url(self, flavor: str) -> str:
         """The OpenAI base URL of a flavor: ``{url}/{flavor}/v1``."""
-        _check_flavor(flavor)
+        self._flavor(flavor)
         return f"{self.url}/{flavor}/v1"
+
+    @property
+    def flavors(self) -> Mapping[str, Flavor]:
+        """The flavours served, by name (read-only; see `add_flavor`)."""
+        return MappingProxyType(self._flavors)
+
+    def add_flavor(self, flavor: Flavor) -> None:
+        """Serve ``flavor`` under ``/{flavor.name}/v1`` from now on (running or not); it
+        replaces a flavour of the same name, keeping its listed models."""
+        if not isinstance(flavor, Flavor):
+            raise TypeError(f"expected a Flavor, not {flavor!r}")
+        with self._lock:
+            self._flavors[flavor.name] = flavor
+            self._models.setdefault(flavor.name, {})
+            self._models_cache.pop(flavor.name, None)
+
+    def _flavor(self, name: str) -> Flavor:
+        flavor = self._flavors.get(name)
+        if flavor is None:
+            raise ValueError(f"unknown flavor {name!r}; expected one of {sorted(self._flavors)}")
+        return flavor
 
     # --- scripting -----------------------------------------------------------------
 
     def add_model(self, flavor: str, upstream_id: str, **extras: Any) -> None:
-        """List a model in ``GET /{flavor}/v1/models``; see `synaxis_core.fake.formats.model_entry`
-        for the extras (``context_length``, ``input_price``/``output_price`` per million
-        tokens, ``type``, ``provider``, ...; others are copied verbatim)."""
-        _check_flavor(flavor)
+        """List a model in ``GET /{flavor}/v1/models``; the flavour's `Flavor.model_entry`
+        reads the extras (``context_length``, ``input_price``/``output_price`` per million
+        tokens, ``type``, ...; the OpenAI entry copies them verbatim)."""
+        self._flavor(flavor)
         with self._lock:
             self._models[flavor][upstream_id] = extras
             self._models_cache.pop(flavor, None)
@@ -138,7 +169,7 @@ class FakeUpstream(BackgroundServer):
     def set_models_behavior(self, flavor: str, behavior: str) -> None:
         """How ``GET /{flavor}/v1/models`` answers: "ok", "garbage" (valid JSON, wrong
         shape), "error" (500 in the flavor's error shape) or "invalid_json"."""
-        _check_flavor(flavor)
+        self._flavor(flavor)
         if behavior not in MODELS_BEHAVIORS:
             expected = sorted(MODELS_BEHAVIORS)
             raise ValueError(f"unknown models behaviour {behavior!r}; expected one of {expected}")
@@ -149,8 +180,8 @@ class FakeUpstream(BackgroundServer):
     ) -> None:
         """An account-wide cap: once a flavor has accepted ``requests`` chat calls (since
         the last `reset`), every further call, whatever the model, gets the flavor's 429
-        (synthetic's subscription cap, NIM's free tier). ``None`` lifts the cap."""
-        _check_flavor(flavor)
+        (a subscription cap, a free tier). ``None`` lifts the cap."""
+        self._flavor(flavor)
         if requests is None:
             self._account_limits.pop(flavor, None)
         else:
@@ -205,6 +236,13 @@ class FakeUpstream(BackgroundServer):
         if len(self._requests) > self._max_recorded:
             del self._requests[: len(self._requests) - self._max_recorded]
 
+    def _served(self, request: web.Request) -> Flavor:
+        """The flavour named in the path (a plain 404 for one not served)."""
+        flavor = self._flavors.get(request.match_info["flavor"])
+        if flavor is None:
+            raise web.HTTPNotFound()
+        return flavor
+
     def _authorized(self, request: web.Request) -> bool:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         token = token.strip()
@@ -212,9 +250,10 @@ class FakeUpstream(BackgroundServer):
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         """Chat completions, in this order: record the request, count the call, check
-        the key, validate the body (synthetic: the id prefix), apply the account limit,
-        then the model's next behaviour."""
-        flavor = request.match_info["flavor"]
+        the key, validate the body (and the flavour's model-id prefixes), apply the
+        account limit, then the model's next behaviour."""
+        flavor = self._served(request)
+        name = flavor.name
         seq = next(self._seq)
         request_id = f"req-fake-{seq}"
         try:
@@ -222,7 +261,7 @@ class FakeUpstream(BackgroundServer):
         except Exception:  # noqa: BLE001 - anything undecodable is "not JSON"
             body = None
         body = body if isinstance(body, dict) else None
-        self._record(flavor, request, body)
+        self._record(name, request, body)
         model = body.get("model") if body else None
         if isinstance(model, str):
             self._calls[model] += 1
@@ -231,11 +270,11 @@ class FakeUpstream(BackgroundServer):
         if not isinstance(model, str) or not isinstance(body.get("messages"), list):
             required = "`model` and `messages` are required"
             return respond(error_reply(flavor, 400, required), request_id)
-        if flavor == "synthetic" and not model.startswith(("hf:", "syn:")):
-            return respond(error_reply(flavor, 400, SYNTHETIC_PREFIX_ERROR), request_id)
-        self._accepted[flavor] += 1
-        limit = self._account_limits.get(flavor)
-        if limit is not None and self._accepted[flavor] > limit[0]:
+        if flavor.model_id_prefixes and not model.startswith(flavor.model_id_prefixes):
+            return respond(error_reply(flavor, 400, flavor.model_id_error), request_id)
+        self._accepted[name] += 1
+        limit = self._account_limits.get(name)
+        if limit is not None and self._accepted[name] > limit[0]:
             capped = Behavior(kind="rate_limit", retry_after=limit[1])
             return respond(rate_limited(flavor, capped), request_id)
         behavior = self._next_behavior(model)
@@ -274,45 +313,49 @@ class FakeUpstream(BackgroundServer):
         return respond(Reply(200, payload), request_id)
 
     async def _models_listing(self, request: web.Request) -> web.Response:
-        flavor = request.match_info["flavor"]
-        self._record(flavor, request, None)
-        if flavor != "nvidia" and not self._authorized(request):
+        flavor = self._served(request)
+        name = flavor.name
+        self._record(name, request, None)
+        if flavor.listing_needs_key and not self._authorized(request):
             return respond(unauthorized(flavor))
-        mode = self._models_behavior.get(flavor, "ok")
+        mode = self._models_behavior.get(name, "ok")
         if mode == "error":
             return respond(error_reply(flavor, 500))
         if mode == "invalid_json":
             return respond(Reply(200, INVALID_JSON_BODY))
         if mode == "garbage":
             return respond(Reply(200, encode(GARBAGE_MODELS)))
-        cached = self._models_cache.get(flavor)
+        cached = self._models_cache.get(name)
         if cached is None:
             with self._lock:
-                cached = self._models_cache[flavor] = models_body(flavor, self._models[flavor])
+                cached = self._models_cache[name] = models_body(flavor, self._models[name])
         return respond(Reply(200, cached))
 
-    async def _quotas(self, request: web.Request) -> web.Response:
-        """Synthetic's ``GET /v2/quotas``: the subscription counter and its renewal time."""
-        self._record("synthetic", request, None)
+    async def _extra_route(self, request: web.Request) -> web.Response:
+        """A flavour's own ``GET`` route (`Flavor.routes`), e.g. a quota endpoint."""
+        flavor = self._served(request)
+        route = flavor.routes.get("/" + request.match_info["path"])
+        if route is None:
+            raise web.HTTPNotFound()
+        self._record(flavor.name, request, None)
         if not self._authorized(request):
-            return respond(unauthorized("synthetic"))
-        default = (control.SYNTHETIC_QUOTA_LIMIT, None)
-        limit = self._account_limits.get("synthetic", default)[0]
-        used = min(self._accepted["synthetic"], limit)
-        return respond(Reply(200, encode(control.quota(used, limit))))
+            return respond(unauthorized(flavor))
+        limit = self._account_limits.get(flavor.name)
+        usage = FlavorUsage(self._accepted[flavor.name], None if limit is None else limit[0])
+        return respond(Reply(200, encode(route(usage))))
 
     def make_app(self) -> web.Application:
         """The aiohttp application (upstream routes plus the ``/_fake`` control API)."""
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_post(_FLAVOR_PATH + "/v1/chat/completions", self._chat)
         app.router.add_get(_FLAVOR_PATH + "/v1/models", self._models_listing)
-        app.router.add_get("/synthetic/v2/quotas", self._quotas)
         app.add_routes(control.routes(self))
+        app.router.add_get(_FLAVOR_PATH + "/{path:.+}", self._extra_route)
         return app
 
     def banner(self) -> list[str]:
         """The base URL of each flavor and the control API (printed by serve_forever)."""
-        lines = [f"{flavor:<10} {self.base_url(flavor)}" for flavor in FLAVORS]
+        lines = [f"{name:<10} {self.base_url(name)}" for name in self._flavors]
         return lines + [f"{'control':<10} {self.url}/_fake/"]
 
 

@@ -1,7 +1,9 @@
 """The post-processor contract.
 
 A post-processor transforms model output. It says which deployments it applies to
-(``applies_to``) and where it runs in the chain (``order``: lower runs first). It
+(``applies_to``; and, with an optional ``provider`` attribute naming a provider, only
+that provider's deployments: a plugin scopes its post-processors to its own provider
+this way) and where it runs in the chain (``order``: lower runs first). It
 handles a whole message (``process_message``, non-streaming) and a stream
 (``stream_state`` returns a fresh ``StreamProcessor`` per response, fed each delta
 per choice and flushed once at the end). Both paths must give the same result.
@@ -65,6 +67,10 @@ class StreamProcessor(Protocol):
 
 @runtime_checkable
 class PostProcessor(Protocol):
+    """What ``register_postprocessors`` accepts. Optional attribute: ``provider: str |
+    None`` -- when set, the post-processor applies only to that provider's deployments
+    (``postprocess.pipeline.select``)."""
+
     name: str
     order: int
 

@@ -1,6 +1,7 @@
 """Applying a chain of post-processors to a response or a stream.
 
-``select`` picks the post-processors for a deployment; ``process_response`` runs
+``select`` picks the post-processors for a deployment (a post-processor scoped to a
+provider only for that provider's); ``process_response`` runs
 them over a non-streamed chat completion; ``StreamPipeline`` runs them over a stream
 of ``chat.completion.chunk`` dicts, each processor's output feeding the next.
 
@@ -26,9 +27,18 @@ from synaxis_core.types import ModelSpec
 _CHUNK_ID_KEYS = ("id", "object", "created", "model", "system_fingerprint", "service_tier")
 
 
-def select(postprocessors: Iterable[PostProcessor], spec: ModelSpec) -> list[PostProcessor]:
-    """The post-processors that apply to ``spec``, in running order ``(order, name)``."""
-    return sorted((p for p in postprocessors if p.applies_to(spec)), key=lambda p: (p.order, p.name))
+def applies(postprocessor: PostProcessor, spec: ModelSpec, provider: str) -> bool:
+    """Whether ``postprocessor`` runs on ``provider``'s deployment ``spec``: its optional
+    ``provider`` attribute, when set, must name that provider, and ``applies_to(spec)``
+    must be true."""
+    scope = getattr(postprocessor, "provider", None)
+    return (scope is None or scope == provider) and postprocessor.applies_to(spec)
+
+
+def select(postprocessors: Iterable[PostProcessor], spec: ModelSpec, provider: str) -> list[PostProcessor]:
+    """The post-processors that apply to deployment ``spec`` of ``provider`` (see
+    `applies`), in running order ``(order, name)``."""
+    return sorted((p for p in postprocessors if applies(p, spec, provider)), key=lambda p: (p.order, p.name))
 
 
 def process_response(

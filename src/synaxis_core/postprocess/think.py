@@ -5,8 +5,10 @@ Models show their reasoning in one of three ways (see ``PROVIDERS.md``):
 * inline tags in ``content`` -- ``<think>…</think>`` (aliases ``<thinking>`` and
   ``<reasoning>``, any letter case), possibly several blocks;
 * only a closing ``</think>``, because the chat template supplied the opening tag
-  (Qwen3 Thinking-2507, QwQ): the spec's ``close_only`` predicate says so, and then
-  everything before the first closing tag is reasoning;
+  (Qwen3 Thinking-2507, QwQ): the stripper's ``close_only`` predicate says so (by
+  default `template_supplies_open_tag`, for every deployment it applies to, however
+  the deployment was registered), and then everything before the first closing tag is
+  reasoning;
 * an upstream ``reasoning_content`` or ``reasoning`` field: passed through (and the
   content of that message, or of that choice's stream, is not parsed for tags).
 
@@ -46,8 +48,10 @@ QwQ): they answer ``reasoning</think>answer``."""
 
 
 def template_supplies_open_tag(spec: ModelSpec) -> bool:
-    """The ``close_only`` predicate the bundled provider plugins register."""
+    """Whether ``spec``'s chat template supplies ``<think>`` (judged by its upstream id):
+    the default ``close_only`` predicate of ``ThinkTagStripper``."""
     return OPENING_TAG_IN_TEMPLATE.search(spec.upstream_id) is not None
+
 
 _NAMES = ("think", "thinking", "reasoning")
 _FLAGS = re.IGNORECASE | re.ASCII
@@ -250,7 +254,9 @@ class ThinkTagStripper:
     :param order: position in the chain (lower runs first); run it before anything
         that reads the answer (JSON extraction, language checks).
     :param close_only: which deployments' templates supply the opening tag, so that
-        everything before the first closing tag is reasoning (Qwen3 Thinking, QwQ).
+        everything before the first closing tag is reasoning (default:
+        `template_supplies_open_tag`, Qwen3 Thinking-2507 and QwQ).
+    :param provider: apply only to this provider's deployments (None: any provider's).
     """
 
     def __init__(
@@ -258,22 +264,25 @@ class ThinkTagStripper:
         name: str,
         applies: Callable[[ModelSpec], bool],
         order: int = 10,
-        close_only: Callable[[ModelSpec], bool] | None = None,
+        close_only: Callable[[ModelSpec], bool] = template_supplies_open_tag,
+        provider: str | None = None,
     ) -> None:
         self.name = name
         self.order = order
+        self.provider = provider
         self._applies = applies
         self._close_only = close_only
 
     def __repr__(self) -> str:
-        return f"ThinkTagStripper(name={self.name!r}, order={self.order})"
+        scope = f", provider={self.provider!r}" if self.provider is not None else ""
+        return f"ThinkTagStripper(name={self.name!r}, order={self.order}{scope})"
 
     def applies_to(self, model: ModelSpec) -> bool:
         return bool(self._applies(model))
 
     def is_close_only(self, model: ModelSpec) -> bool:
         """Whether ``model``'s template supplies the opening tag."""
-        return bool(self._close_only and self._close_only(model))
+        return bool(self._close_only(model))
 
     def process_message(self, message: dict[str, Any], context: PostProcessContext) -> dict[str, Any]:
         """Split a whole ``choices[i].message`` into answer and reasoning."""

@@ -44,6 +44,7 @@ from synaxis_core.providers.http import (
 from synaxis_core.providers.retry import RETRY_STATUSES, RetryableStatus, call_with_retries
 from synaxis_core.sse import DONE, SSEDecoder
 from synaxis_core.providers.upstream_errors import (
+    as_model_unavailable,
     error_from_event,
     error_from_exception,
     error_from_status,
@@ -76,6 +77,10 @@ class OpenAICompatibleProvider:
     static_models: ClassVar[Sequence[ModelSpec]] = ()
     discovery_needs_key: ClassVar[bool] = True
     """False when ``GET /models`` answers without a key (NVIDIA): discovery runs anyway."""
+    model_missing_phrases: ClassVar[tuple[str, ...]] = ()
+    """Phrases (any letter case) by which this vendor's 4xx errors say the model cannot
+    be served here, beyond the generic ones: such an error is ``ModelUnavailable`` (a
+    failure of the deployment), not ``UpstreamBadRequest`` (see ``normalize_error``)."""
     transport: TransportChoice | httpx.AsyncBaseTransport | None = None
     """HTTP transport for this provider's client (None: the factory's default)."""
     retry_wait: wait_base | None = None
@@ -134,8 +139,10 @@ class OpenAICompatibleProvider:
         return chunk
 
     def normalize_error(self, error: UpstreamError) -> UpstreamError:
-        """Adjust an error mapped from an upstream answer (default: as mapped)."""
-        return error
+        """Adjust an error mapped from an upstream answer. The default makes a bad
+        request carrying one of ``model_missing_phrases`` a ``ModelUnavailable``; an
+        override should start with ``error = super().normalize_error(error)``."""
+        return as_model_unavailable(error, self.model_missing_phrases)
 
     def parse_models(self, payload: Any) -> list[DiscoveredModel]:
         """Every model of a ``/models`` answer, non-chat ones with ``chat=False``.

@@ -1,6 +1,6 @@
 """Deployments from a TOML file (``SYNAXIS_CONFIG``): any OpenAI-compatible upstream.
 
-The format (README, DESIGN.md section 8)::
+The format (README, ARCHITECTURE.md)::
 
     [[providers]]
     name = "local-vllm"                  # required, unique in the file

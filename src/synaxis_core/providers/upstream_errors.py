@@ -3,14 +3,18 @@
 Three error-body shapes are understood (anything else gives a message built from the
 status alone; a raw body is never copied into a message):
 
-- OpenAI (Together, vLLM...): ``{"error": {"message", "type", "param", "code"}}``
-- flat string (Synthetic): ``{"error": "Your model name should start with an hf: prefix"}``
-- problem JSON (NVIDIA): ``{"status": 404, "title": "Not Found", "detail": "..."}``
+- OpenAI's: ``{"error": {"message", "type", "param", "code"}}``
+- a flat string: ``{"error": "The model name is not valid"}``
+- RFC 9457 problem JSON: ``{"status": 404, "title": "Not Found", "detail": "..."}``
 
 Status mapping: 429 -> ``RateLimited`` (with Retry-After in seconds, capped);
-401/402/403 -> ``ProviderAuthError`` (the whole provider); 404/410 and a 400 that says
+401/402/403 -> ``ProviderAuthError`` (the whole provider); 404/410 and a 4xx that says
 the model is not available -> ``ModelUnavailable``; other 4xx -> ``UpstreamBadRequest``;
 408/504 -> ``UpstreamTimeout``; other 5xx -> ``UpstreamError`` (retryable).
+"Says the model is not available": the code ``model_not_available`` (Synaxis's own
+``ModelUnavailable`` code) or a generic phrase ("model ... does not exist", "unknown
+model"...); a vendor's own phrases are its provider's ``model_missing_phrases``
+(applied by ``as_model_unavailable``).
 Transport failures are classified by ``classify_transport_error``.
 """
 
@@ -21,7 +25,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 import httpx
 import msgspec
@@ -40,7 +44,7 @@ from synaxis_core.errors import (
 MAX_MESSAGE_CHARS = 300
 _SECRETS = re.compile(r"(?i)\b(bearer\s+|sk-|nvapi-|key[=:]\s*)(?=[A-Za-z._\-*]*\d)[A-Za-z0-9._\-*]{4,}")
 _MODEL_MISSING = re.compile(
-    r"(?i)model_not_available|non-serverless|should start with an? hf:|unknown model|invalid model"
+    r"(?i)unknown model|invalid model"
     r"|model\b[^.]{0,80}?\b(not found|does not exist|not available|is not supported|not supported|is unavailable)"
 )
 
@@ -72,7 +76,7 @@ def parse_error_body(body: bytes | str | Mapping[str, Any] | None) -> ErrorBody:
         if isinstance(code, int):  # some servers put the HTTP status in "code"
             status, code = status or code, None
         return ErrorBody(_text(error.get("message")), _text(code), _text(error.get("type")), status)
-    if isinstance(error, str):  # Synthetic's flat string
+    if isinstance(error, str):  # a flat string
         return ErrorBody(_text(error), _text(data.get("code")), _text(data.get("type")))
     if "title" in data or "detail" in data:  # problem JSON (RFC 9457)
         detail, title = _text(data.get("detail")), _text(data.get("title"))
@@ -183,6 +187,20 @@ def error_from_event(
     if (info.code or "").lower() == "model_not_available":
         return ModelUnavailable(f"{provider}: {detail}", provider=provider)
     return UpstreamError(f"{provider}: upstream error: {detail}", provider=provider)
+
+
+def as_model_unavailable(error: UpstreamError, phrases: Iterable[str]) -> UpstreamError:
+    """``error`` as a ``ModelUnavailable`` when it is a bad request (a 4xx not otherwise
+    mapped) whose message contains one of ``phrases`` (any letter case); else ``error``.
+
+    How a provider adds its vendor's wording (``model_missing_phrases``) to the generic
+    rules of ``error_from_status``.
+    """
+    if isinstance(error, UpstreamBadRequest):
+        message = error.message.lower()
+        if any(phrase.lower() in message for phrase in phrases if phrase):
+            return ModelUnavailable(error.message, provider=error.provider, upstream_status=error.upstream_status)
+    return error
 
 
 TransportFailure = Literal["timeout", "connect", "protocol"]

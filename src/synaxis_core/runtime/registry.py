@@ -77,7 +77,7 @@ async def load_routing_table(sessions: async_sessionmaker[AsyncSession], ext: Ex
                 is_available=row.is_available,
                 disabled_reason=row.disabled_reason,
                 disabled_by=row.disabled_by,
-                postprocessors=select_postprocessors(ext.postprocessors, spec),
+                postprocessors=select_postprocessors(ext.postprocessors, spec, provider.name),
             )
         )
     return RoutingTable(deployments, version)

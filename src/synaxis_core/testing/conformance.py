@@ -3,15 +3,17 @@
 A plugin's test module subclasses it and fills in three attributes::
 
     from synaxis_core.testing import ProviderConformanceTests
-    from synaxis_acme import AcmeProvider
+    from synaxis_acme import ACME_FLAVOR, AcmeProvider
 
     class TestAcmeConformance(ProviderConformanceTests):
         provider_class = AcmeProvider
-        flavor = "openai"            # the FakeUpstream wire format it speaks
+        flavor = ACME_FLAVOR         # the wire format it speaks: a Flavor, or "openai"
         sample_model = "acme/model-1"  # an upstream id from its static catalog
+        prices_in_listing = True     # when the vendor's /models carries prices
 
-The kit runs a ``FakeUpstream`` (background thread, 127.0.0.1), points the provider at
-it with ``Settings.from_env`` (key and base-URL variables; ``os.environ`` is untouched)
+The kit runs a ``FakeUpstream`` (background thread, 127.0.0.1) that serves the flavour,
+points the provider at it with ``Settings.from_env`` (key and base-URL variables;
+``os.environ`` is untouched)
 and checks the static catalog, missing key, base-URL override, ``/models`` parsing,
 chat, streaming and the error mapping. Override ``make_provider`` (and
 ``key_variable``) for a provider whose base URL or key variable is not a class attribute.
@@ -34,10 +36,11 @@ from synaxis_core.errors import (
     UpstreamProtocolError,
     UpstreamTimeout,
 )
+from synaxis_core.fake.behavior import DEFAULT_ANSWER, Behavior
+from synaxis_core.fake.flavor import Flavor
+from synaxis_core.fake.upstream import FakeUpstream
 from synaxis_core.providers.base import OpenAICompatibleProvider
 from synaxis_core.settings import Settings
-from synaxis_core.fake.behavior import DEFAULT_ANSWER, Behavior
-from synaxis_core.fake.upstream import FakeUpstream
 from synaxis_core.types import ModelSpec
 
 OPENAI_FINISH_REASONS = {"stop", "length", "tool_calls", "content_filter", "function_call"}
@@ -48,29 +51,37 @@ class ProviderConformanceTests:
     """Inherit, set ``provider_class``, ``flavor`` and ``sample_model``; get the tests."""
 
     provider_class: ClassVar[type[OpenAICompatibleProvider]]
-    flavor: ClassVar[str] = "openai"
-    """The FakeUpstream flavor: ``openai``, ``synthetic``, ``together`` or ``nvidia``."""
+    flavor: ClassVar[str | Flavor] = "openai"
+    """The fake upstream's wire format: a ``Flavor`` (the plugin's own), or the name of
+    one the fake knows (``openai``, or an installed plugin's)."""
     sample_model: ClassVar[str]
     """An upstream model id to call (from the static catalog when there is one)."""
     api_key: ClassVar[str] = "conformance-test-key"
-    prices_in_listing: ClassVar[bool | None] = None
-    """Whether ``/models`` carries prices (default: synthetic and together do)."""
+    prices_in_listing: ClassVar[bool] = False
+    """Whether ``/models`` carries prices and context sizes (checked by ``test_discover``)."""
 
     # --- fixtures and helpers ---------------------------------------------------------
 
     @pytest.fixture(scope="class")
     @classmethod
     def fake_upstream(cls) -> Iterator[FakeUpstream]:
-        """One fake upstream per test class, requiring ``api_key``."""
-        with FakeUpstream(api_key=cls.api_key) as fake:
+        """One fake upstream per test class, requiring ``api_key``, serving ``flavor``."""
+        flavors = [cls.flavor] if isinstance(cls.flavor, Flavor) else None
+        with FakeUpstream(api_key=cls.api_key, flavors=flavors) as fake:
             yield fake
+
+    @property
+    def flavor_name(self) -> str:
+        """The name of ``flavor`` (the path segment of the fake's base URL)."""
+        return self.flavor.name if isinstance(self.flavor, Flavor) else self.flavor
 
     @pytest.fixture
     def fake(self, fake_upstream: FakeUpstream) -> FakeUpstream:
         """The class's fake upstream, reset, listing ``sample_model`` and a non-chat model."""
         fake_upstream.reset()
-        fake_upstream.add_model(self.flavor, self.sample_model, context_length=65536, input_price=0.5, output_price=1.5)
-        fake_upstream.add_model(self.flavor, NON_CHAT_ID, type="embedding")
+        name = self.flavor_name
+        fake_upstream.add_model(name, self.sample_model, context_length=65536, input_price=0.5, output_price=1.5)
+        fake_upstream.add_model(name, NON_CHAT_ID, type="embedding")
         return fake_upstream
 
     def key_variable(self) -> str | None:
@@ -81,7 +92,7 @@ class ProviderConformanceTests:
         """The variables that point the provider at the fake (``key=""``: no key)."""
         env = {"SYNAXIS_UPSTREAM_RETRIES": "2"}
         if self.provider_class.base_url_env:
-            env[self.provider_class.base_url_env] = fake.base_url(self.flavor)
+            env[self.provider_class.base_url_env] = fake.base_url(self.flavor_name)
         variable = self.key_variable()
         if variable and key != "":
             env[variable] = key or self.api_key
@@ -97,7 +108,7 @@ class ProviderConformanceTests:
     async def provider(self, fake: FakeUpstream, **environ_kw: Any) -> AsyncIterator[OpenAICompatibleProvider]:
         """A provider pointed at ``fake`` with zero retry wait, closed afterwards."""
         settings = Settings.from_env(self.environ(fake, **environ_kw))
-        provider = self.make_provider(settings, fake.base_url(self.flavor))
+        provider = self.make_provider(settings, fake.base_url(self.flavor_name))
         provider.retry_wait = wait_none()
         try:
             yield provider
@@ -139,10 +150,10 @@ class ProviderConformanceTests:
         if not variable:
             pytest.skip("this provider needs no key")
         settings = Settings.from_env(self.environ(fake, key=""))
-        provider = self.make_provider(settings, fake.base_url(self.flavor))
+        provider = self.make_provider(settings, fake.base_url(self.flavor_name))
         assert provider.missing_key == variable
         assert provider.api_key is None
-        with_key = self.make_provider(Settings.from_env(self.environ(fake)), fake.base_url(self.flavor))
+        with_key = self.make_provider(Settings.from_env(self.environ(fake)), fake.base_url(self.flavor_name))
         assert with_key.missing_key is None
 
     @pytest.mark.asyncio
@@ -162,7 +173,7 @@ class ProviderConformanceTests:
         default = self.make_provider(Settings.from_env({}), cls.default_base_url)
         assert default.base_url == cls.default_base_url.rstrip("/")
         overridden = self.make_provider(Settings.from_env(self.environ(fake)), "")
-        assert overridden.base_url == fake.base_url(self.flavor)
+        assert overridden.base_url == fake.base_url(self.flavor_name)
 
     # --- discovery --------------------------------------------------------------------
 
@@ -174,10 +185,7 @@ class ProviderConformanceTests:
         assert NON_CHAT_ID not in models, "non-chat models must be dropped"
         assert all(m.chat for m in models.values())
         sample = models[self.sample_model]
-        with_prices = self.prices_in_listing
-        if with_prices is None:
-            with_prices = self.flavor in ("synthetic", "together")
-        if with_prices:
+        if self.prices_in_listing:
             assert sample.input_price == pytest.approx(0.5)
             assert sample.output_price == pytest.approx(1.5)
             assert sample.context_window == 65536
@@ -192,14 +200,14 @@ class ProviderConformanceTests:
     @pytest.mark.asyncio
     @pytest.mark.parametrize("mode", ["garbage", "invalid_json"])
     async def test_discover_refuses_unreadable_listing(self, fake: FakeUpstream, mode: str) -> None:
-        fake.set_models_behavior(self.flavor, mode)
+        fake.set_models_behavior(self.flavor_name, mode)
         async with self.provider(fake) as provider:
             with pytest.raises(UpstreamProtocolError):
                 await provider.discover()
 
     @pytest.mark.asyncio
     async def test_discover_error(self, fake: FakeUpstream) -> None:
-        fake.set_models_behavior(self.flavor, "error")
+        fake.set_models_behavior(self.flavor_name, "error")
         async with self.provider(fake) as provider:
             with pytest.raises(UpstreamError) as info:
                 await provider.discover()

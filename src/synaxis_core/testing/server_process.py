@@ -8,7 +8,7 @@
         gateway.stop()                             # SIGTERM: uvicorn's graceful shutdown
 
 The process gets a clean environment: the caller's ``SYNAXIS_*`` and provider variables
-(``*_API_KEY``, ``*_BASE_URL`` of the built-in providers) are dropped, so a developer's
+(the key and base-URL variables of the installed providers) are dropped, so a developer's
 real keys never reach a test gateway, and ``environ`` is added. Its output (stdout and
 stderr) goes to ``log_path``, which error messages quote.
 """
@@ -28,9 +28,8 @@ from pathlib import Path
 
 import httpx
 
-from synaxis_core.testing.gateway import PROVIDER_VARIABLES
+from synaxis_core.testing.gateway import provider_variables
 
-_PROVIDER_VARIABLES = {name for pair in PROVIDER_VARIABLES.values() for name in pair}
 CLI = (sys.executable, "-c", "from synaxis_core.cli import main; main()")
 """The ``synaxis`` command of this interpreter (no reliance on ``PATH``)."""
 
@@ -44,9 +43,8 @@ def free_port() -> int:
 
 def clean_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment without Synaxis or provider settings, plus ``environ``."""
-    kept = {
-        k: v for k, v in os.environ.items() if not k.startswith("SYNAXIS_") and k not in _PROVIDER_VARIABLES
-    }
+    dropped = provider_variables()
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("SYNAXIS_") and k not in dropped}
     return {**kept, **(environ or {})}
 
 

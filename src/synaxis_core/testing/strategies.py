@@ -12,7 +12,7 @@ prices = st.one_of(st.none(), st.floats(min_value=0, max_value=100, allow_nan=Fa
 @st.composite
 def route_requests(draw: st.DrawFn) -> RouteRequest:
     return RouteRequest(
-        model=draw(st.sampled_from(["gpt-oss-120b", "deepseek-r1-0528", "glm-4.6-syn"])),
+        model=draw(st.sampled_from(["gpt-oss-120b", "deepseek-r1-0528", "glm-4.6-acme"])),
         estimated_input_tokens=draw(st.integers(min_value=0, max_value=200_000)),
         estimated_output_tokens=draw(st.integers(min_value=1, max_value=32_000)),
         tenant=draw(st.one_of(st.none(), st.sampled_from(["acme", "zeta"]))),
@@ -24,7 +24,7 @@ def route_requests(draw: st.DrawFn) -> RouteRequest:
 def candidates(draw: st.DrawFn, id: str | None = None) -> Candidate:
     return Candidate(
         id=id or draw(st.from_regex(r"[a-z][a-z0-9.-]{0,20}", fullmatch=True)),
-        provider=draw(st.sampled_from(["synthetic", "together", "nvidia", "local"])),
+        provider=draw(st.sampled_from(["acme", "zeta", "openai", "local"])),
         upstream_id=draw(st.text(min_size=1, max_size=20)),
         global_id=draw(st.one_of(st.none(), st.just("gpt-oss-120b"))),
         input_price=draw(prices),

@@ -15,8 +15,9 @@ from synaxis_nvidia.models import NVIDIA_MODELS
 
 
 def emits_reasoning(spec: ModelSpec) -> bool:
-    """An NVIDIA reasoning deployment (``reasoning_content`` or inline ``<think>``)."""
-    return spec.id.endswith("-nvidia") and spec.reasoning
+    """A reasoning deployment (``reasoning_content`` or inline ``<think>``; the stripper
+    that asks is scoped to this provider)."""
+    return spec.reasoning
 
 
 class NvidiaProvider(OpenAICompatibleProvider):

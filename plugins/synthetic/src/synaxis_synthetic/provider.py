@@ -4,9 +4,10 @@ Quirks handled here: ``GET /models`` answers ``{"data": [...]}`` (no ``object``)
 per-token prices as dollar strings (``"$0.00000055"`` = $0.55 per million tokens); a
 429 "exceeded your subscription rate limits" is an account cap (no Retry-After), so
 it gets the longest cool-down.
-Errors are a flat ``{"error": "..."}`` string (read by the core's error mapping);
-reasoning arrives inline in ``<think>`` tags or in ``reasoning_content`` (left to the
-think-tag post-processor).
+Errors are a flat ``{"error": "..."}`` string (read by the core's error mapping); a 400
+"should start with an hf: prefix" means this provider cannot serve the id (a model
+failure, ``model_missing_phrases``); reasoning arrives inline in ``<think>`` tags or in
+``reasoning_content`` (left to the think-tag post-processor).
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ reasoning (premium) models."""
 
 
 def emits_think_tags(spec: ModelSpec) -> bool:
-    """A Synthetic deployment whose content may carry ``<think>`` reasoning."""
-    return spec.id.endswith("-syn") and (spec.reasoning or spec.id in THINK_TAG_MODELS)
+    """A deployment whose content may carry ``<think>`` reasoning (the stripper that
+    asks is scoped to this provider)."""
+    return spec.reasoning or spec.id in THINK_TAG_MODELS
 
 
 class SyntheticProvider(OpenAICompatibleProvider):
@@ -52,10 +54,12 @@ class SyntheticProvider(OpenAICompatibleProvider):
     base_url_env = "SYNTHETIC_BASE_URL"
     catalog_provider = "synthetic"
     static_models = SYNTHETIC_MODELS
+    model_missing_phrases = ("should start with an hf:",)
 
     def normalize_error(self, error: UpstreamError) -> UpstreamError:
         """A 429 "subscription rate limits" is an account cap until renewal, not a
         per-minute limit: cool down for the longest allowed time, blame the provider."""
+        error = super().normalize_error(error)
         if isinstance(error, RateLimited) and error.retry_after is None and "subscription" in error.message:
             error.retry_after = self.settings.retry_after_cap_s
             error.scope = "provider"

@@ -1,15 +1,17 @@
 """The Together AI provider plugin for Synaxis.
 
 Set ``TOGETHER_API_KEY`` (and ``TOGETHER_BASE_URL`` to point elsewhere). Registers the
-provider and a think-tag stripper for its reasoning models.
+provider, a think-tag stripper for its reasoning models and Together's flavour of the
+fake upstream.
 """
 
 from synaxis_core import hookimpl
-from synaxis_core.postprocess.think import ThinkTagStripper, template_supplies_open_tag
+from synaxis_core.postprocess.think import ThinkTagStripper
+from synaxis_together.fake_flavor import TOGETHER_FLAVOR
 from synaxis_together.models import TOGETHER_MODELS
 from synaxis_together.provider import TogetherProvider, emits_reasoning
 
-__all__ = ["TOGETHER_MODELS", "TogetherProvider"]
+__all__ = ["TOGETHER_FLAVOR", "TOGETHER_MODELS", "TogetherProvider"]
 
 
 @hookimpl
@@ -21,4 +23,10 @@ def register_providers(register, settings):
 @hookimpl
 def register_postprocessors(register, settings):
     """Move Together reasoning (``reasoning`` field or ``<think>`` tags) out of content."""
-    register(ThinkTagStripper(name="think-tags-together", applies=emits_reasoning, close_only=template_supplies_open_tag))
+    register(ThinkTagStripper(name="think-tags-together", applies=emits_reasoning, provider=TogetherProvider.name))
+
+
+@hookimpl
+def register_fake_flavors(register, settings):
+    """Together's wire format, for the fake upstream."""
+    register(TOGETHER_FLAVOR)

@@ -4,8 +4,9 @@ Quirks handled here: ``finish_reason: "eos"`` means ``"stop"`` (answers and stre
 chunks); ``GET /models`` is a bare JSON array whose entries carry a ``type`` (only
 ``chat``-capable types are chat models) and prices per million tokens. Reasoning comes
 in a ``reasoning`` field, left for the think-tag post-processor, which reads both
-names. Dedicated-only models answer 400 ``model_not_available``: the core maps that to
-``ModelUnavailable`` (a model failure, not a provider failure).
+names. Dedicated-only models answer 400 ``model_not_available`` ("Unable to access
+non-serverless model"): ``ModelUnavailable``, a model failure, not a provider failure
+(the code is understood by the core; the phrase is ``model_missing_phrases``).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ NON_CHAT_TYPES = frozenset(
 
 
 def emits_reasoning(spec: ModelSpec) -> bool:
-    """A Together reasoning deployment (``reasoning`` field or inline ``<think>``)."""
-    return spec.id.endswith("-together") and spec.reasoning
+    """A reasoning deployment (``reasoning`` field or inline ``<think>``; the stripper
+    that asks is scoped to this provider)."""
+    return spec.reasoning
 
 
 def _fix_finish_reasons(choices: Any) -> None:
@@ -44,6 +46,7 @@ class TogetherProvider(OpenAICompatibleProvider):
     base_url_env = "TOGETHER_BASE_URL"
     catalog_provider = "togetherai"
     static_models = TOGETHER_MODELS
+    model_missing_phrases = ("non-serverless model",)
 
     def normalize_response(self, data: dict[str, Any]) -> dict[str, Any]:
         """``finish_reason: "eos"`` -> ``"stop"``."""
