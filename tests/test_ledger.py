@@ -8,14 +8,17 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from synaxis_core.db.engine import create_engine, session_factory
+from synaxis_core.db.migrate import upgrade
 from synaxis_core.db.models import UsageRecord
 from synaxis_core.errors import NotFound
 from synaxis_core.ledger.cost import cost_usd, estimate_prompt_tokens, estimate_tokens
 from synaxis_core.ledger.queries import month_spend, month_start, usage_totals
-from synaxis_core.ledger.writer import BACKLOG_FACTOR, LedgerWriter, UsageEntry
+from synaxis_core.ledger.failures import is_data_error, is_resource_error
+from synaxis_core.ledger.writer import BACKLOG_FACTOR, SUSPECT_AFTER, LedgerWriter, UsageEntry
 from synaxis_core.tenants import service
 
 
@@ -26,6 +29,8 @@ class GatedSessions:
         self.sessions = sessions
         self.gate = asyncio.Event()
         self.gate.set()
+        self.entered = asyncio.Event()
+        """Set once a flush has started (and waits for ``gate`` if it is cleared)."""
         self.fail_after_commit = fail_after_commit
         self.fail_before = fail_before
 
@@ -36,6 +41,7 @@ class GatedSessions:
 
     @asynccontextmanager
     async def begin(self):
+        self.entered.set()
         await self.gate.wait()
         if self.fail_before:
             self.fail_before -= 1
@@ -302,3 +308,152 @@ async def test_usage_totals_and_month_spend(sessions):
     }
     assert month_start(datetime(2025, 3, 17, 5, tzinfo=timezone.utc)) == datetime(2025, 3, 1, tzinfo=timezone.utc)
     assert month_start(date(2025, 3, 17)) == datetime(2025, 3, 1, tzinfo=timezone.utc)
+
+
+# --- a full disk, a full queue, durable mode ---------------------------------------------
+
+
+class FailureCounter:
+    """``on_error`` for a writer: ``reached`` is set after ``count`` failed flushes."""
+
+    def __init__(self, count: int) -> None:
+        self.count, self.errors, self.reached = count, [], asyncio.Event()
+
+    def __call__(self, exc: BaseException) -> None:
+        self.errors.append(exc)
+        if len(self.errors) >= self.count:
+            self.reached.set()
+
+
+async def test_a_full_sqlite_disk_is_waited_out_and_reported_never_blamed_on_the_rows(sqlite_url):
+    """SQLite says "database or disk is full" (its page limit reached, as on a full disk):
+    the rows wait, unhealthy, however many flushes fail; once space returns all are written."""
+    engine = create_engine(sqlite_url)
+    await upgrade(engine)
+    limit = {"pages": 1_073_741_823}
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _space(dbapi_connection, record, proxy):  # every connection sees the current "disk"
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA max_page_count = {limit['pages']}")
+        cursor.close()
+
+    sessions = session_factory(engine)
+    async with sessions() as session:
+        limit["pages"] = await session.scalar(text("PRAGMA page_count"))  # not one page more
+    failures = FailureCounter(SUSPECT_AFTER * 3)
+    writer = LedgerWriter(sessions, flush_interval_s=0.01, retry_initial_s=0.001, retry_max_s=0.005, on_error=failures)
+    writer.start()
+    try:
+        for n in range(200):
+            await writer.record(entry(n, provider_model_id="m" * 200))
+        await asyncio.wait_for(failures.reached.wait(), 30)
+        assert all(is_resource_error(exc) for exc in failures.errors)
+        assert writer.dropped == 0 and writer.pending == 200
+        assert not writer.healthy and "full" in (writer.last_error or "")
+        limit["pages"] = 1_073_741_823  # space again
+        await asyncio.wait_for(writer.flush(), 30)
+        assert await count_rows(sessions) == 200 and writer.dropped == 0
+        assert writer.healthy and writer.last_error is None
+    finally:
+        await writer.aclose()
+        await engine.dispose()
+
+
+class DiskFullSessions(GatedSessions):
+    """The first ``times`` flushes fail as PostgreSQL fails on a full disk (SQLSTATE 53100),
+    while the database answers ``SELECT 1``."""
+
+    def __init__(self, sessions, times: int):
+        super().__init__(sessions)
+        self.times = times
+
+    @asynccontextmanager
+    async def begin(self):
+        if self.times:
+            self.times -= 1
+            import asyncpg
+
+            raise OperationalError("INSERT", {}, asyncpg.exceptions.DiskFullError("could not extend file"))
+        async with self.sessions.begin() as session:
+            yield session
+
+
+async def test_a_disk_full_error_drops_no_row_while_the_database_answers(sessions):
+    failures = FailureCounter(1)
+    writer = LedgerWriter(
+        DiskFullSessions(sessions, SUSPECT_AFTER * 3), flush_interval_s=0.01, retry_initial_s=0.001,
+        retry_max_s=0.005, on_error=failures,
+    )
+    writer.start()
+    for n in range(20):
+        await writer.record(entry(n))
+    await asyncio.wait_for(failures.reached.wait(), 10)
+    assert not writer.healthy
+    await asyncio.wait_for(writer.aclose(), 30)
+    assert await count_rows(sessions) == 20 and writer.dropped == 0 and writer.failed_flushes == SUSPECT_AFTER * 3
+
+
+def test_resource_errors_are_told_from_data_errors():
+    import sqlite3
+
+    import asyncpg
+
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = 13  # type: ignore[attr-defined]  # as sqlite3 raises it
+    for exc in (
+        OperationalError("INSERT", {}, full),
+        OperationalError("INSERT", {}, asyncpg.exceptions.DiskFullError("could not extend file")),
+        OperationalError("INSERT", {}, OSError(28, "No space left on device")),
+    ):
+        assert is_resource_error(exc) and not is_data_error(exc)
+    bad_row = IntegrityError("INSERT", {}, asyncpg.exceptions.NotNullViolationError("null value"))
+    assert is_data_error(bad_row) and not is_resource_error(bad_row)
+    assert not is_resource_error(OperationalError("INSERT", {}, RuntimeError("something odd")))
+
+
+async def test_a_full_queue_is_reported_at_once_instead_of_holding_the_request(sessions):
+    gated = GatedSessions(sessions)
+    gated.gate.clear()  # the database stops answering
+    writer = LedgerWriter(gated, queue_max=10, batch_size=5, flush_interval_s=0.01)
+    writer.start()
+    assert await writer.wait_for_room(0) is True and writer.healthy
+    await writer.record(entry(0))
+    await gated.entered.wait()  # the writer is stuck in its flush
+    for n in range(1, 11):
+        await asyncio.wait_for(writer.record(entry(n)), 5)
+    assert writer.full and not writer.healthy and writer.last_error is None  # slow, not failing
+    assert await writer.wait_for_room(0.05) is False  # -> 503 + Retry-After, not a silent wait
+    gated.gate.set()
+    assert await writer.wait_for_room(5) is True
+    await writer.aclose()
+    assert await count_rows(sessions) == 11
+
+
+async def test_durable_record_returns_only_once_its_row_is_committed(sessions, caplog):
+    gated = GatedSessions(sessions)
+    gated.gate.clear()
+    writer = LedgerWriter(gated, durable=True, flush_interval_s=60)
+    writer.start()
+    recording = asyncio.create_task(writer.record(entry(1)))
+    await asyncio.wait_for(gated.entered.wait(), 5)  # flushed at once, not after the 60 s interval
+    assert not recording.done()
+    gated.gate.set()
+    await asyncio.wait_for(recording, 5)
+    assert await count_rows(sessions) == 1
+    await asyncio.wait_for(asyncio.gather(*(writer.record(entry(n)) for n in range(2, 202))), 30)
+    assert await count_rows(sessions) == 201  # every record that returned is in the table
+    with caplog.at_level(logging.ERROR, logger="synaxis.ledger.unwritten"):  # a rejected row does not hang
+        await asyncio.wait_for(writer.record(UsageEntry(request_id="bad", status=None)), 10)  # type: ignore[arg-type]
+    assert writer.dropped == 1 and '"request_id":"bad"' in caplog.text
+    await writer.aclose()
+
+
+async def test_durable_record_returns_when_a_closing_writer_gives_up(sessions):
+    gated = GatedSessions(sessions, fail_before=10**9)
+    writer = LedgerWriter(gated, durable=True, retry_initial_s=0.01, retry_max_s=0.01)
+    writer.start()
+    recording = asyncio.create_task(writer.record(entry(1)))
+    await writer.aclose(timeout=0.1)
+    await asyncio.wait_for(recording, 5)
+    assert writer.dropped == 1

@@ -221,6 +221,69 @@ async def test_each_kind_of_state_has_its_own_namespace(h: Harness) -> None:
     assert (await b.get_cooldowns(["k"]))["k"][1] == "cooling"
 
 
+async def test_a_reservation_holds_budget_until_settled(h: Harness) -> None:
+    """Budgets: what is reserved counts at once; settling replaces it by the real cost."""
+    b = h.backend
+    assert await b.reserve_spend(["m"], [10.0], "r1", 6.0, ttl_s=60) is None
+    refused = await b.reserve_spend(["m"], [10.0], "r2", 6.0, ttl_s=60)  # 6 held + 6 > 10
+    assert refused is not None and refused[0] == 0 and refused[1] == pytest.approx(6.0)
+    assert await b.get_spend("m") == 0.0  # reserved is not spent
+    await b.settle_spend(["m"], "r1", 1.5)
+    assert await b.get_spend("m") == pytest.approx(1.5)
+    assert await b.reserve_spend(["m"], [10.0], "r2", 6.0, ttl_s=60) is None  # 1.5 + 6 fits now
+    await b.settle_spend(["m"], "r2", 0.0)  # failed upstream: nothing spent, the hold is freed
+    assert await b.get_spend("m") == pytest.approx(1.5)
+    assert await b.reserve_spend(["m"], [10.0], "r3", 8.5, ttl_s=60) is None  # exactly the budget
+
+
+async def test_a_reservation_is_all_or_nothing_across_scopes(h: Harness) -> None:
+    b = h.backend
+    await b.add_spend("model", 4.0)
+    refused = await b.reserve_spend(["all", "model"], [100.0, 5.0], "r1", 2.0, ttl_s=60)
+    assert refused is not None and refused[0] == 1 and refused[1] == pytest.approx(4.0)
+    assert await b.reserve_spend(["all"], [2.0], "r2", 2.0, ttl_s=60) is None  # "all" held nothing for r1
+    await b.settle_spend(["all", "model"], "r2", 0.5)  # spend goes to every key settled
+    assert await b.get_spend("all") == pytest.approx(0.5) and await b.get_spend("model") == pytest.approx(4.5)
+
+
+async def test_a_spent_or_zero_budget_refuses_even_a_free_request(h: Harness) -> None:
+    b = h.backend
+    assert await b.reserve_spend(["zero"], [0.0], "r1", 0.0, ttl_s=60) is not None
+    await b.add_spend("spent", 1.0)
+    assert await b.reserve_spend(["spent"], [1.0], "r2", 0.0, ttl_s=60) is not None
+    assert await b.reserve_spend(["left"], [1.0], "r3", 0.0, ttl_s=60) is None
+
+
+async def test_reservations_are_exact_under_concurrency(h: Harness) -> None:
+    """50 concurrent $10.01 requests against $100: 9 fit (90.09), the rest are refused."""
+    b = h.backend
+    results = await asyncio.gather(*(b.reserve_spend(["t"], [100.0], f"r{i}", 10.01, ttl_s=60) for i in range(50)))
+    admitted = [f"r{i}" for i, refused in enumerate(results) if refused is None]
+    assert len(admitted) == 9
+    await asyncio.gather(*(b.settle_spend(["t"], rid, 10.01) for rid in admitted))
+    assert await b.get_spend("t") == pytest.approx(90.09)
+
+
+async def test_an_unsettled_reservation_expires(h: Harness) -> None:
+    b = h.backend
+    assert await b.reserve_spend(["k"], [1.0], "dead", 1.0, ttl_s=SHORT) is None  # its process died
+    await h.advance(SHORT)
+    assert await b.reserve_spend(["k"], [1.0], "next", 1.0, ttl_s=60) is None
+    await b.settle_spend(["k"], "dead", 0.25)  # settled late: the spend still counts
+    assert await b.get_spend("k") == pytest.approx(0.25)
+
+
+async def test_repeated_reserve_and_settle_count_once(h: Harness) -> None:
+    """A call retried after a lost reply (same id) changes nothing the second time."""
+    b = h.backend
+    assert await b.reserve_spend(["k"], [10.0], "r1", 6.0, ttl_s=60) is None
+    assert await b.reserve_spend(["k"], [10.0], "r1", 6.0, ttl_s=60) is None
+    assert await b.reserve_spend(["k"], [10.0], "r2", 4.0, ttl_s=60) is None  # r1 held once: 6 + 4
+    await b.settle_spend(["k"], "r1", 3.0)
+    await b.settle_spend(["k"], "r1", 3.0)
+    assert await b.get_spend("k") == pytest.approx(3.0)
+
+
 # --- memory only: exact timings on the fake clock, bounded memory ---------------------
 
 
@@ -247,10 +310,12 @@ async def test_memory_stays_bounded() -> None:
         await b.add_spend(f"spend:{i}", 1.0)
         await b.incr_failures(f"dep:{i}")
         await b.set_cooldown(f"dep:{i}", 5, "cooling")
-    assert b.key_count() == 500
+    await b.reserve_spend(["budget"], [5.0], "r1", 1.0, ttl_s=20)
+    await b.settle_spend(["budget"], "r0", 0.0)
+    assert b.key_count() == 502
     clock.now += 50
-    await b.get_spend("spend:0")  # triggers a sweep: windows and cool-downs are gone
-    assert b.key_count() == 200
+    await b.get_spend("spend:0")  # a sweep: windows, cool-downs and the reservation are gone
+    assert b.key_count() == 201  # spend and failures, and the settled marker (60 s)
     assert await b.get_spend("spend:1") == 1.0
     clock.now += 100
     assert await b.get_spend("spend:1") == 0.0
@@ -295,8 +360,10 @@ async def test_redis_keys_live_under_the_prefix_and_expire(redis_url: str) -> No
         await b.add_spend("spend", 1.0)
         await b.incr_failures("dep")
         await b.set_cooldown("dep", 60, "cooling")
+        assert await b.reserve_spend(["budget"], [5.0], "r1", 1.0, ttl_s=60) is None
+        await b.settle_spend(["budget"], "r2", 1.0)
         keys = [key async for key in b.client.scan_iter(match=f"{b.prefix}*")]
-        assert len(keys) == 7
+        assert len(keys) == 11  # + resv, resv-usd, spend of "budget", settled:r2
         for key in keys:
             assert await b.client.pttl(key) > 0, key
     finally:

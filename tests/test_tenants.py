@@ -121,6 +121,15 @@ def test_scopes_put_the_tenant_wide_limit_first():
     assert TenantInfo(id=2, name="b").scopes("m") == []
 
 
+def test_scopes_bind_whichever_name_the_request_resolved_to():
+    """A limit on a deployment holds when the request named its upstream or global id."""
+    info = TenantInfo(id=1, name="a", limits={"adv-pricey": Limit(rpm=2), "*": Limit(rpm=60), "g": Limit(tpm=5)})
+    names = {"hf:adv/pricey", "adv-pricey", "pricey-global"}  # what "hf:adv/pricey" resolved to
+    assert info.scopes(names) == [("*", Limit(rpm=60)), ("adv-pricey", Limit(rpm=2))]
+    assert info.scopes({"g", "adv-pricey"}) == [("*", Limit(rpm=60)), ("adv-pricey", Limit(rpm=2)), ("g", Limit(tpm=5))]
+    assert info.scopes(frozenset()) == [("*", Limit(rpm=60))]
+
+
 async def test_auth_snapshot_contents(sessions):
     acme, acme_key = await service.create_key(sessions, "acme")
     _, revoked_key = await service.create_key(sessions, "acme")

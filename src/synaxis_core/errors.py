@@ -115,6 +115,19 @@ class QuotaExceeded(RateLimitExceeded):
     code = "insufficient_quota"
 
 
+class LedgerFull(SynaxisError):
+    """The usage ledger cannot take another row (the database has not been writing for a
+    while): the request is refused before it costs anything, and may be retried."""
+
+    status = 503
+    type = "server_error"
+    code = "ledger_unavailable"
+
+    def __init__(self, message: str, *, retry_after: float, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
 class NoCandidates(SynaxisError):
     """Nothing can serve the model right now; the message says why, per deployment."""
 

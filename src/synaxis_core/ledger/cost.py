@@ -8,6 +8,7 @@ characters per token for English text and code), not a tokenizer.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 CHARS_PER_TOKEN = 4
@@ -31,6 +32,30 @@ def cost_usd(
     """
     total = prompt_tokens * (input_price or 0.0) + completion_tokens * (output_price or 0.0)
     return total / 1_000_000
+
+
+UNKNOWN_MAX_OUTPUT_TOKENS = 32_768
+"""Output tokens assumed for a budget reservation when neither the request (``max_tokens``)
+nor the deployment (``max_output``, ``context_window``) bounds them."""
+
+
+def worst_case_cost(prompt_tokens: int, max_tokens: int | None, deployments: Iterable[Any]) -> float:
+    """The most a request can cost on any of ``deployments`` (what a budget reserves).
+
+    Per deployment (objects with ``input_price``, ``output_price``, ``max_output`` and
+    ``context_window``, like ``ModelSpec``): ``prompt_tokens`` at its input price plus its
+    output bound at its output price. The output bound is the smallest of ``max_tokens``,
+    the deployment's ``max_output`` and what its context window leaves after the prompt;
+    with none of them known, :data:`UNKNOWN_MAX_OUTPUT_TOKENS`.
+    """
+    worst = 0.0
+    for spec in deployments:
+        bounds = [b for b in (max_tokens, spec.max_output) if b is not None and b >= 0]
+        if spec.context_window:
+            bounds.append(max(spec.context_window - prompt_tokens, 0))
+        output = min(bounds) if bounds else UNKNOWN_MAX_OUTPUT_TOKENS
+        worst = max(worst, cost_usd(prompt_tokens, output, spec.input_price, spec.output_price))
+    return worst
 
 
 def estimate_tokens(text: str) -> int:

@@ -188,3 +188,27 @@ async def month_spend(
     async with sessions() as session:
         rows = (await session.execute(query)).all()
     return {model: float(total or 0.0) for model, total in rows}
+
+
+async def scope_spend(
+    sessions: Sessions, tenant_id: int, month_start: datetime | date, scopes: Sequence[str]
+) -> dict[str, float]:
+    """USD spent by ``tenant_id`` since ``month_start`` per guardrail scope (to prime budgets).
+
+    A row counts for a scope when the scope is its deployment, its global model or the
+    model it asked for (a guardrail binds to any of them); ``"*"`` counts every row.
+    """
+    query = (
+        select(UsageRecord.provider_model_id, UsageRecord.global_model_id, UsageRecord.requested_model,
+               func.sum(UsageRecord.cost_usd))
+        .where(UsageRecord.tenant_id == tenant_id, UsageRecord.created_at >= _utc(month_start))
+        .group_by(UsageRecord.provider_model_id, UsageRecord.global_model_id, UsageRecord.requested_model)
+    )
+    async with sessions() as session:
+        rows = (await session.execute(query)).all()
+    totals = dict.fromkeys(scopes, 0.0)
+    for *names, total in rows:
+        for scope in scopes:
+            if scope == "*" or scope in names:
+                totals[scope] += float(total or 0.0)
+    return totals

@@ -8,12 +8,25 @@ in one transaction per flush, when ``batch_size`` entries are waiting or
 ``flush_interval_s`` after the oldest arrived, whichever comes first; a flush takes the
 whole backlog (up to ``BACKLOG_FACTOR`` batches). A retried flush never doubles a row.
 
-A flush that fails is logged and retried with exponential backoff. A batch the
-database rejects as data (a constraint, a value it cannot store), or that keeps failing
-while the database answers ``SELECT 1``, is bisected until the bad entries are found;
-those are logged one by one as JSON on the ``synaxis.ledger.unwritten`` logger, as are
-entries given up at a timed-out ``aclose``: nothing is dropped silently. The writer
-belongs to one event loop; it is not thread-safe.
+What a crash costs: by default ``record`` returns once the entry is queued, so a process
+killed outright (``kill -9``, OOM) loses the entries not yet committed — those of the
+last ``flush_interval_s`` (0.5 s) plus the flush in progress. With ``durable=True``
+(``SYNAXIS_LEDGER_DURABLE``) ``record`` returns only once the entry's flush has
+committed, and the writer flushes as soon as entries wait (the entries that arrive
+during one flush go together in the next: a group commit); a request whose response
+waits for ``record`` then never answers without its row.
+
+A flush that fails is logged and retried with exponential backoff, for as long as it
+takes; meanwhile :attr:`LedgerWriter.healthy` is False and :attr:`LedgerWriter.last_error`
+says why (``/health``). A batch the database rejects as data (a constraint, a value it
+cannot store), or that keeps failing while the database answers ``SELECT 1``, is
+bisected until the bad entries are found; those are logged one by one as JSON on the
+``synaxis.ledger.unwritten`` logger, as are entries given up at a timed-out ``aclose``:
+nothing is dropped silently. A database that says it cannot write (a full disk, an I/O
+error: :func:`~synaxis_core.ledger.failures.is_resource_error`) blames no row: the batch
+waits, and the queue fills, until it can. With the queue full, :meth:`wait_for_room`
+tells a request to answer 503 rather than wait. The writer belongs to one event loop;
+it is not thread-safe.
 """
 
 from __future__ import annotations
@@ -26,10 +39,10 @@ from typing import Any, Callable, Literal
 
 import msgspec
 from sqlalchemy import text
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from synaxis_core.db.models import utcnow
+from synaxis_core.ledger.failures import is_data_error, is_resource_error, reason
 from synaxis_core.ledger.queries import insert_usage_rows
 
 log = logging.getLogger("synaxis.ledger")
@@ -71,25 +84,11 @@ _FIELDS = UsageEntry.__struct_fields__
 """Named like the ``usage_records`` columns they fill."""
 
 
-def _is_data_error(exc: BaseException) -> bool:
-    """True when retrying the same rows cannot help (bad data, not a bad connection)."""
-    if isinstance(exc, (IntegrityError, DataError)):
-        return True
-    if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
-        return True  # a value the bind processor could not convert
-    cause: BaseException | None = getattr(exc, "orig", None)
-    while cause is not None:  # e.g. asyncpg's client-side DataError, wrapped generically
-        sqlstate = str(getattr(cause, "sqlstate", "") or "")
-        if type(cause).__name__ in ("DataError", "IntegrityError") or sqlstate[:2] in ("22", "23"):
-            return True
-        cause = cause.__cause__
-    return False
-
-
 class LedgerWriter:
     """Batches ``UsageEntry`` records into ``usage_records``; see the module docstring.
 
-    ``on_flush(rows, seconds)`` is called after each successful INSERT (for metrics).
+    ``on_flush(rows, seconds)`` is called after each successful INSERT, ``on_error(exc)``
+    after each failed one (for metrics). ``durable``: ``record`` returns once committed.
     """
 
     def __init__(
@@ -102,6 +101,8 @@ class LedgerWriter:
         on_flush: Callable[[int, float], None] | None = None,
         retry_initial_s: float = 0.05,
         retry_max_s: float = 5.0,
+        durable: bool = False,
+        on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
         if batch_size < 1 or queue_max < 1:
             raise ValueError("batch_size and queue_max must be at least 1")
@@ -113,7 +114,20 @@ class LedgerWriter:
         """Set when a whole batch is waiting (or at close): the writer sleeps on it, not
         on every single entry (one wake-up per batch, ~10 µs less per request)."""
         self._on_flush = on_flush
+        self._on_error = on_error
+        self.durable = durable
         self._retry = (retry_initial_s, retry_max_s)
+        self._room = asyncio.Event()
+        """Set whenever the writer takes entries off the queue (``wait_for_room``)."""
+        self._progress = asyncio.Event()
+        """Set (and cleared) whenever entries were written or given up (durable ``record``)."""
+        self._queued_total = 0
+        """Entries ever queued: the position of each in the queue's order."""
+        self._taken_total = 0
+        self._done_total = 0
+        """Entries written or given up, in queue order (the writer works in that order)."""
+        self.last_error: str | None = None
+        """Why the last flush failed; None once a flush succeeds again."""
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._pending = 0
@@ -129,17 +143,50 @@ class LedgerWriter:
         """Entries recorded but not yet written (queued or in a flush)."""
         return self._pending
 
+    @property
+    def full(self) -> bool:
+        """The queue is full: ``record`` would wait."""
+        return self._queue.full()
+
+    @property
+    def healthy(self) -> bool:
+        """The last flush succeeded and the queue has room (what ``/health`` reports)."""
+        return self.last_error is None and not self._queue.full()
+
+    async def wait_for_room(self, timeout_s: float) -> bool:
+        """True once the queue has room (at once, usually); False if it stays full for
+        ``timeout_s`` seconds: the request should then answer 503 with Retry-After
+        rather than hold its client while the database cannot write."""
+        if not self._queue.full():
+            return True
+        try:
+            async with asyncio.timeout(timeout_s):
+                while self._queue.full():
+                    self._room.clear()
+                    await self._room.wait()
+        except TimeoutError:
+            return not self._queue.full()
+        return True
+
     def start(self) -> None:
         """Launch the background flusher on the running event loop."""
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="synaxis-ledger-writer")
 
     async def record(self, entry: UsageEntry) -> None:
-        """Queue ``entry``; waits while the queue is full (back-pressure)."""
+        """Queue ``entry``; waits while the queue is full (back-pressure).
+
+        Durable: returns once the entry is committed (or given up and logged). Cancelled
+        while it waits, the entry stays queued and is written all the same.
+        """
         if self._closing:
             return self._lose([entry], "the ledger writer is closed")
         await self._queue.put(entry)
         self._queued()
+        if self.durable:
+            position = self._queued_total
+            while self._done_total < position:
+                await self._progress.wait()
 
     def record_nowait(self, entry: UsageEntry) -> bool:
         """Queue ``entry`` without waiting; False (and logged) when full or closed."""
@@ -157,7 +204,8 @@ class LedgerWriter:
     def _queued(self) -> None:
         """Count an entry just queued; wake the writer once a whole batch waits."""
         self._pending += 1
-        if self._queue.qsize() >= self.batch_size - 1:  # with the one the writer holds
+        self._queued_total += 1
+        if self.durable or self._queue.qsize() >= self.batch_size - 1:  # with the one the writer holds
             self._batch_ready.set()
 
     async def flush(self) -> None:
@@ -190,6 +238,7 @@ class LedgerWriter:
                 pass
             left = self._current + [e for e in self._drain() if e is not _STOP]
             self._lose(left, f"closed after {timeout}s with the database still failing", counted=True)
+            self._done()  # durable ``record`` calls return: their entries are logged, not written
 
     # --- the background task ----------------------------------------------------------
 
@@ -199,8 +248,20 @@ class LedgerWriter:
             try:
                 items.append(self._queue.get_nowait())
             except asyncio.QueueEmpty:
+                self._took(len(items))
                 return items
             self._queue.task_done()
+
+    def _took(self, count: int) -> None:
+        """``count`` entries left the queue: there is room, and they are next to be done."""
+        self._taken_total += count
+        self._room.set()
+
+    def _done(self) -> None:
+        """Everything taken so far is written or given up: wake durable ``record`` calls."""
+        self._done_total = self._taken_total
+        self._progress.set()
+        self._progress.clear()
 
     async def _run(self) -> None:
         stop = False
@@ -216,11 +277,13 @@ class LedgerWriter:
                 self._current = late[start : start + self.batch_size]
                 await self._write(self._current)
                 self._current = []
+            self._done()
 
     async def _process(self, batch: list[UsageEntry]) -> None:
         if batch:  # on cancellation ``_current`` keeps the batch for ``aclose`` to report
             await self._write(batch)
         self._current = []
+        self._done()
         for _ in batch:
             self._queue.task_done()
 
@@ -231,8 +294,9 @@ class LedgerWriter:
         if first is _STOP:
             self._queue.task_done()
             return [], True
+        self._took(1)
         batch = self._current = [first]
-        if self._queue.qsize() < self.batch_size - 1 and not self._closing:
+        if self._queue.qsize() < self.batch_size - 1 and not self._closing and not self.durable:
             self._batch_ready.clear()
             try:
                 async with asyncio.timeout(self.flush_interval_s):
@@ -247,8 +311,10 @@ class LedgerWriter:
                 break
             if item is _STOP:
                 self._queue.task_done()
+                self._took(len(batch) - 1)
                 return batch, True
             batch.append(item)
+        self._took(len(batch) - 1)
         return batch, False
 
     async def _write(self, batch: list[UsageEntry]) -> None:
@@ -264,14 +330,16 @@ class LedgerWriter:
             try:
                 inserted = await self._insert(batch)
             except Exception as exc:  # noqa: BLE001 - every failure is logged and handled
-                self.failed_flushes += 1
-                failures += 1
-                if _is_data_error(exc) or (failures >= SUSPECT_AFTER and await self._database_answers()):
-                    return await self._bisect(batch, exc)
-                log.warning("ledger flush of %d entries failed, retrying in %.2fs: %s", len(batch), delay, _reason(exc))
+                self._failed(exc)
+                if not is_resource_error(exc):  # a full disk is nobody's row's fault
+                    failures += 1
+                    if is_data_error(exc) or (failures >= SUSPECT_AFTER and await self._database_answers()):
+                        return await self._bisect(batch, exc)
+                log.warning("ledger flush of %d entries failed, retrying in %.2fs: %s", len(batch), delay, reason(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, cap)
                 continue
+            self.last_error = None
             self.written += inserted
             self._pending -= len(batch)
             if self._on_flush is not None:
@@ -281,9 +349,18 @@ class LedgerWriter:
                     log.exception("ledger on_flush callback failed")
             return
 
+    def _failed(self, exc: BaseException) -> None:
+        self.failed_flushes += 1
+        self.last_error = reason(exc)
+        if self._on_error is not None:
+            try:
+                self._on_error(exc)
+            except Exception:  # noqa: BLE001
+                log.exception("ledger on_error callback failed")
+
     async def _bisect(self, batch: list[UsageEntry], exc: BaseException) -> None:
         if len(batch) == 1:
-            return self._lose(batch, f"the database rejected it: {_reason(exc)}", counted=True)
+            return self._lose(batch, f"the database rejected it: {reason(exc)}", counted=True)
         middle = len(batch) // 2
         await self._write(batch[:middle])
         await self._write(batch[middle:])
@@ -312,7 +389,3 @@ class LedgerWriter:
         for entry in entries:
             unwritten_log.error("%s", msgspec.json.encode(entry).decode())
 
-
-def _reason(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -15,7 +15,8 @@ Conventions every caller can rely on:
   the call that touches them.
 - State that nobody writes expires, so nothing grows forever: windows once they have
   passed, failure counters and spend totals after ``counter_ttl_s`` / ``spend_ttl_s`` of
-  no writes (constructor arguments of both backends), cool-downs when they end.
+  no writes (constructor arguments of both backends), cool-downs when they end, budget
+  reservations after their ``ttl_s``.
 - Arguments are validated cheaply: a negative ``amount`` or a non-positive ``window_s``
   raises :class:`ValueError`.
 - The Redis backend raises ``redis.exceptions.RedisError`` (``ConnectionError``,
@@ -65,7 +66,31 @@ class StateBackend(Protocol):
         ...
 
     async def get_spend(self, key: str) -> float:
-        """The running total of ``key``; 0.0 when nothing was spent."""
+        """The running total of ``key``; 0.0 when nothing was spent (reservations excluded)."""
+        ...
+
+    async def reserve_spend(
+        self, keys: Sequence[str], budgets: Sequence[float], reservation: str, usd: float, *, ttl_s: float
+    ) -> tuple[int, float] | None:
+        """Reserve ``usd`` against every budget at once, or nothing (budgets).
+
+        For each ``keys[i]``: the spent total plus the amounts reserved and not yet
+        settled, plus ``usd``, must stay within ``budgets[i]``, and the committed part
+        (spent + reserved) must be below it (so a budget of 0 refuses even a free
+        request). If every key fits, ``usd`` is reserved on all of them under the id
+        ``reservation`` (unique, chosen by the caller) and None is returned; otherwise
+        nothing changes and ``(i, committed)`` names the first key that does not fit.
+        A reservation nobody settles stops counting after ``ttl_s`` (its process died).
+        Reserving the same id twice reserves it once (a retried call is harmless).
+        """
+        ...
+
+    async def settle_spend(self, keys: Sequence[str], reservation: str, usd: float) -> None:
+        """End ``reservation`` on ``keys`` and add the real cost ``usd`` to their spend.
+
+        Keys without that reservation (expired, or never reserved: a scope without a
+        budget) just get the spend. Settling the same id twice counts it once.
+        """
         ...
 
     async def incr_failures(self, key: str) -> int:
@@ -111,6 +136,18 @@ class StateBackend(Protocol):
     async def aclose(self) -> None:
         """Release connections; the backend must not be used afterwards."""
         ...
+
+
+SETTLED_TTL_S = 60.0
+"""How long a settled reservation id is remembered, so that a retried settle counts once."""
+
+BUDGET_EPSILON_USD = 1e-9
+"""Float slack when comparing USD totals with a budget (sums of float costs)."""
+
+
+def fits_budget(committed: float, usd: float, budget: float) -> bool:
+    """Whether ``usd`` more fits: committed + usd within budget, committed below it."""
+    return committed < budget - BUDGET_EPSILON_USD and committed + usd <= budget + BUDGET_EPSILON_USD
 
 
 def check_amount(amount: int, window_s: float) -> None:

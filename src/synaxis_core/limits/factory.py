@@ -32,7 +32,12 @@ def create_backend(settings: Settings, *, prefix: str | None = None) -> StateBac
             param="redis_url",
         )
     try:
-        return RedisBackend.from_url(url, prefix=settings.redis_prefix if prefix is None else prefix)
+        return RedisBackend.from_url(
+            url,
+            prefix=settings.redis_prefix if prefix is None else prefix,
+            max_connections=settings.redis_max_connections,
+            pool_timeout_s=settings.redis_pool_timeout_s,
+        )
     except (ValueError, TypeError) as exc:
         message = f"SYNAXIS_REDIS_URL {_redact(url)!r} is malformed: {exc}"
         raise ConfigError(message, param="redis_url") from exc

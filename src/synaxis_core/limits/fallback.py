@@ -7,7 +7,8 @@ waits on a dead Redis and never fails because of it. While Redis is unreachable:
 
 - tenant RPM/TPM limits and budgets are enforced by each instance on its own, from
   zero (N instances admit up to N times a limit; spend during the outage is in the
-  ledger but not in the shared monthly total);
+  ledger but not in the shared monthly total; budget reservations held in Redis by
+  requests that end during the outage stay held there until they expire);
 - consecutive failures, cool-downs and error windows are counted per instance, so a
   failing deployment is still disabled (the disable is written to the database, which
   every instance reads within a second) — only after 3 failures on one instance;
@@ -22,6 +23,12 @@ second after it) pays a connection attempt: immediate when the port is closed, u
 the 5 s connect timeout when the host does not answer at all. When Redis answers
 again, its state is used again; what was counted in memory meanwhile is dropped.
 Errors that are not an outage (a script bug, a wrong argument) still raise.
+
+A busy pool is not an outage either: when every Redis connection stayed busy for the
+pool's wait (``MaxConnectionsError``: Redis answers, this instance asks too much of it at
+once), counting in memory would let each instance admit a full limit of its own. So the
+call fails with :class:`StateBusy` (503) instead — the limits hold — unless an outage is
+already in progress, when it goes to memory like the other calls.
 """
 
 from __future__ import annotations
@@ -32,9 +39,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
+from redis.exceptions import MaxConnectionsError, ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from synaxis_core.errors import SynaxisError
 from synaxis_core.limits.base import StateBackend
 from synaxis_core.limits.memory import MemoryBackend
 
@@ -46,6 +54,15 @@ OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, ReadOnlyError, OSError
 """Redis unreachable, too slow, or a replica that cannot take writes (after a failover)."""
 
 RETRY_S = 1.0
+BUSY_LOG_INTERVAL_S = 10.0
+
+
+class StateBusy(SynaxisError):
+    """Every shared-state connection stayed busy: answer 503 and let the client retry soon."""
+
+    status = 503
+    code = "state_backend_busy"
+    retry_after = 1.0
 
 
 class FallbackBackend:
@@ -75,6 +92,9 @@ class FallbackBackend:
         self.on_degraded = on_degraded
         self.degraded = False
         self.failures = 0
+        self.busy = 0
+        """Calls refused with :class:`StateBusy`."""
+        self._busy_log_at = 0.0
         self._clock = clock
         self._retry_at = 0.0
 
@@ -86,6 +106,14 @@ class FallbackBackend:
             self._retry_at = now + self.retry_s  # this call tries; the others keep to memory
         try:
             result = await use(self.primary)
+        except MaxConnectionsError as exc:  # busy, not down (a subclass of ConnectionError)
+            if self.degraded:
+                return await use(self.fallback)
+            self.busy += 1
+            if self._clock() >= self._busy_log_at:  # at most one line per interval under overload
+                self._busy_log_at = self._clock() + BUSY_LOG_INTERVAL_S
+                log.warning("shared state busy (%d calls refused so far): %s", self.busy, exc)
+            raise StateBusy("The gateway's shared state is busy; retry in a moment") from exc
         except OUTAGE_ERRORS as exc:
             self._failed(exc)
             return await use(self.fallback)
@@ -125,6 +153,14 @@ class FallbackBackend:
 
     async def get_spend(self, key: str) -> float:
         return await self._call(lambda b: b.get_spend(key))
+
+    async def reserve_spend(
+        self, keys: Sequence[str], budgets: Sequence[float], reservation: str, usd: float, *, ttl_s: float
+    ) -> tuple[int, float] | None:
+        return await self._call(lambda b: b.reserve_spend(keys, budgets, reservation, usd, ttl_s=ttl_s))
+
+    async def settle_spend(self, keys: Sequence[str], reservation: str, usd: float) -> None:
+        await self._call(lambda b: b.settle_spend(keys, reservation, usd))
 
     async def incr_failures(self, key: str) -> int:
         return await self._call(lambda b: b.incr_failures(key))

@@ -12,7 +12,13 @@ import time
 from collections import deque
 from typing import Callable, Sequence
 
-from synaxis_core.limits.base import DEFAULT_COUNTER_TTL_S, DEFAULT_SPEND_TTL_S, check_amount
+from synaxis_core.limits.base import (
+    DEFAULT_COUNTER_TTL_S,
+    DEFAULT_SPEND_TTL_S,
+    SETTLED_TTL_S,
+    check_amount,
+    fits_budget,
+)
 
 Clock = Callable[[], float]
 
@@ -105,6 +111,8 @@ class MemoryBackend:
         self._spend: dict[str, tuple[float, float]] = {}  # key -> (total, expires at)
         self._failures: dict[str, tuple[int, float]] = {}  # key -> (count, expires at)
         self._cooldowns: dict[str, tuple[str, float]] = {}  # key -> (reason, until)
+        self._reserved: dict[str, dict[str, tuple[float, float]]] = {}  # key -> id -> (usd, until)
+        self._settled: dict[str, float] = {}  # reservation id -> until (a repeated settle is a no-op)
 
     def _now(self) -> float:
         now = self._clock()
@@ -165,6 +173,42 @@ class MemoryBackend:
         if current is None or current[1] <= self._now():
             return 0.0
         return current[0]
+
+    def _reservations(self, key: str, now: float) -> dict[str, tuple[float, float]]:
+        held = self._reserved.get(key)
+        if held is None:
+            return {}
+        for rid in [rid for rid, (_, until) in held.items() if until <= now]:
+            del held[rid]
+        return held
+
+    async def reserve_spend(
+        self, keys: Sequence[str], budgets: Sequence[float], reservation: str, usd: float, *, ttl_s: float
+    ) -> tuple[int, float] | None:
+        now = self._now()
+        for i, (key, budget) in enumerate(zip(keys, budgets)):
+            held = self._reservations(key, now)
+            if reservation in held:
+                return None  # already reserved (a repeated call)
+            committed = await self.get_spend(key) + sum(usd for usd, _ in held.values())
+            if not fits_budget(committed, usd, budget):
+                return i, committed
+        for key in keys:
+            self._reserved.setdefault(key, {})[reservation] = (usd, now + ttl_s)
+        return None
+
+    async def settle_spend(self, keys: Sequence[str], reservation: str, usd: float) -> None:
+        now = self._now()
+        until = self._settled.get(reservation)
+        if until is not None and until > now:
+            return
+        self._settled[reservation] = now + SETTLED_TTL_S
+        for key in keys:
+            held = self._reserved.get(key)
+            if held is not None and held.pop(reservation, None) is not None and not held:
+                del self._reserved[key]
+            if usd > 0:
+                await self.add_spend(key, usd)
 
     # --- consecutive failures ----------------------------------------------------------
 
@@ -235,14 +279,16 @@ class MemoryBackend:
 
     async def aclose(self) -> None:
         """Nothing to release; the state is dropped."""
-        for store in (self._logs, self._outcomes, self._spend, self._failures, self._cooldowns):
+        for store in self._stores():
             store.clear()
 
     def key_count(self) -> int:
         """Keys held across all kinds of state (for tests and a metrics gauge)."""
-        return sum(
-            len(store)
-            for store in (self._logs, self._outcomes, self._spend, self._failures, self._cooldowns)
+        return sum(len(store) for store in self._stores())
+
+    def _stores(self) -> tuple[dict[str, object], ...]:
+        return (
+            self._logs, self._outcomes, self._spend, self._failures, self._cooldowns, self._reserved, self._settled,
         )
 
     def _sweep(self, now: float) -> None:
@@ -257,3 +303,8 @@ class MemoryBackend:
         for store in (self._spend, self._failures, self._cooldowns):
             for key in [key for key, value in store.items() if value[1] <= now]:
                 del store[key]
+        for key in list(self._reserved):
+            if not self._reservations(key, now):
+                del self._reserved[key]
+        for rid in [rid for rid, until in self._settled.items() if until <= now]:
+            del self._settled[rid]

@@ -15,23 +15,52 @@ Keys (all under ``prefix``, default ``synaxis:``), each with a TTL:
 ``spend:<key>``     float total (INCRBYFLOAT)                     ``spend_ttl_s`` after a write
 ``fail:<key>``      integer counter (INCR)                        ``counter_ttl_s`` after a write
 ``cool:<key>``      the reason                                    the cool-down itself
+``resv:<key>``      sorted set of budget reservations: score =   the reservation's TTL
+                    expiry µs, member = reservation id            + 1 s after a write
+``resv-usd:<key>``  hash: reservation id -> nano-USD reserved,    same
+                    and ``_sum``, their total
+``settled:<id>``    marks a settled reservation (retry-safe)      ``SETTLED_TTL_S``
 ==================  ==========================================  ==========================
 
 Needs Redis 5 or later (scripts replicate their effects). Scripts touch several keys,
 so Redis Cluster is not supported; a single primary (with replicas) is.
+
+Connections (:meth:`RedisBackend.from_url`): a bounded pool that callers *wait* on when
+every connection is busy (redis-py's ``BlockingConnectionPool``), up to
+``pool_timeout_s``; a wait that times out raises ``MaxConnectionsError`` — the pool is
+busy, Redis is not down (:class:`~synaxis_core.limits.fallback.FallbackBackend` tells
+the two apart). A command that fails on a broken connection (Redis restarted, the
+connection was killed) is sent again once on a fresh connection, so the first calls
+after a restart count in Redis like any other. The scripts are retry-safe: a member id
+or reservation id seen twice is counted once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import os
 from typing import Any, Sequence
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MaxConnectionsError, RedisError
 
-from synaxis_core.limits.base import DEFAULT_COUNTER_TTL_S, DEFAULT_SPEND_TTL_S, check_amount
+from synaxis_core.limits.base import (
+    BUDGET_EPSILON_USD,
+    DEFAULT_COUNTER_TTL_S,
+    DEFAULT_SPEND_TTL_S,
+    SETTLED_TTL_S,
+    check_amount,
+)
+
+DEFAULT_MAX_CONNECTIONS = 64
+DEFAULT_POOL_TIMEOUT_S = 2.0
+NANO = 1_000_000_000
+"""Reservations are whole nano-USD (integers: exact sums in Redis)."""
 
 _NOW = """
 local t = redis.call('TIME')
@@ -43,6 +72,7 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 _ACQUIRE = _NOW + """
 local log, sum = KEYS[1], KEYS[2]
 local amount, window = tonumber(ARGV[2]), tonumber(ARGV[3])
+if redis.call('ZSCORE', log, ARGV[4]) then return false end  -- a retried call: counted already
 local cutoff = now - window
 local function units(member) return tonumber(string.match(member, ':(%d+)$')) end
 local ttl = math.ceil(window / 1000) + 1000
@@ -82,6 +112,55 @@ while true do
 end
 """
 
+# KEYS: (spend, resv, resv-usd) per budget. ARGV: id, nano-USD, ttl µs, epsilon nano, budgets (nano).
+# Returns nil when reserved on every key, else {0-based index, committed nano-USD as text}.
+_RESERVE = _NOW + """
+local id, amount, ttl, eps = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if redis.call('ZSCORE', KEYS[2], id) then return false end  -- a retried call: reserved already
+local n = #KEYS / 3
+for i = 1, n do
+  local spend, resv, usd = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  for _, old in ipairs(redis.call('ZRANGEBYSCORE', resv, '-inf', now)) do  -- expired: its process died
+    local held = redis.call('HGET', usd, old)
+    if held then redis.call('HINCRBY', usd, '_sum', '-' .. held) redis.call('HDEL', usd, old) end
+  end
+  redis.call('ZREMRANGEBYSCORE', resv, '-inf', now)
+  local committed = tonumber(redis.call('GET', spend) or '0') * 1e9 + tonumber(redis.call('HGET', usd, '_sum') or '0')
+  local budget = tonumber(ARGV[4 + i])
+  if not (committed < budget - eps and committed + amount <= budget + eps) then
+    return {i - 1, tostring(committed)}
+  end
+end
+local ms = math.ceil(ttl / 1000) + 1000
+for i = 1, n do
+  local resv, usd = KEYS[3 * i - 1], KEYS[3 * i]
+  redis.call('ZADD', resv, now + ttl, id)
+  redis.call('HSET', usd, id, ARGV[2])
+  redis.call('HINCRBY', usd, '_sum', ARGV[2])
+  redis.call('PEXPIRE', resv, ms)
+  redis.call('PEXPIRE', usd, ms)
+end
+return false
+"""
+
+# KEYS: (spend, resv, resv-usd) per scope, then the settled marker. ARGV: id, usd, spend ttl ms, marker ms.
+_SETTLE = """
+local id = ARGV[1]
+if not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', ARGV[4]) then return 0 end  -- settled already
+for i = 1, (#KEYS - 1) / 3 do
+  local spend, resv, usd = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  if redis.call('ZREM', resv, id) == 1 then
+    local held = redis.call('HGET', usd, id)
+    if held then redis.call('HINCRBY', usd, '_sum', '-' .. held) redis.call('HDEL', usd, id) end
+  end
+  if tonumber(ARGV[2]) > 0 then
+    redis.call('INCRBYFLOAT', spend, ARGV[2])
+    redis.call('PEXPIRE', spend, ARGV[3])
+  end
+end
+return 1
+"""
+
 # KEYS: all, failed. ARGV: failed ('1'/'0'), window µs, member. Returns {failures, total}.
 _OUTCOME = _NOW + """
 local cutoff = now - tonumber(ARGV[2])
@@ -114,6 +193,24 @@ return found
 """
 
 
+class WaitingPool(aioredis.BlockingConnectionPool):
+    """redis-py's blocking pool, whose wait that times out says so: ``MaxConnectionsError``.
+
+    (redis-py raises a plain ``ConnectionError("No connection available.")``, which reads
+    like Redis being down.)
+    """
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().get_connection()
+        except RedisConnectionError as exc:
+            if isinstance(exc.__cause__, asyncio.TimeoutError) and not isinstance(exc, MaxConnectionsError):
+                raise MaxConnectionsError(
+                    f"all {self.max_connections} Redis connections stayed busy for {self.timeout}s"
+                ) from exc
+            raise
+
+
 class RedisBackend:
     """:class:`~synaxis_core.limits.base.StateBackend` in Redis, shared by instances.
 
@@ -141,16 +238,37 @@ class RedisBackend:
         self._outcome = client.register_script(_OUTCOME)
         self._incr = client.register_script(_INCR)
         self._cooldowns = client.register_script(_COOLDOWNS)
+        self._reserve = client.register_script(_RESERVE)
+        self._settle = client.register_script(_SETTLE)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "synaxis:", **kwargs: Any) -> "RedisBackend":
+    def from_url(
+        cls,
+        url: str,
+        prefix: str = "synaxis:",
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        pool_timeout_s: float = DEFAULT_POOL_TIMEOUT_S,
+        **kwargs: Any,
+    ) -> "RedisBackend":
         """Connect lazily to ``url`` (``redis://``, ``rediss://`` or ``unix://``).
 
-        A malformed URL raises :class:`ValueError`; ``kwargs`` go to the backend
-        (``counter_ttl_s``, ``spend_ttl_s``).
+        At most ``max_connections`` connections; a call waits up to ``pool_timeout_s``
+        for a free one (then ``MaxConnectionsError``). Commands time out after 5 s; one
+        that fails on a broken connection is retried once on a new one (not on a
+        timeout: a slow Redis is not asked twice). A malformed URL raises
+        :class:`ValueError`; ``kwargs`` go to the backend (``counter_ttl_s``,
+        ``spend_ttl_s``).
         """
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
-        return cls(client, prefix=prefix, **kwargs)
+        pool = WaitingPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=pool_timeout_s,
+            socket_connect_timeout=5,
+            socket_timeout=5,
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        )
+        return cls(aioredis.Redis.from_pool(pool), prefix=prefix, **kwargs)
 
     def _log_keys(self, key: str) -> list[str]:
         return [f"{self.prefix}rate:{key}", f"{self.prefix}rate-sum:{key}"]
@@ -188,6 +306,24 @@ class RedisBackend:
     async def get_spend(self, key: str) -> float:
         total = await self.client.get(f"{self.prefix}spend:{key}")
         return 0.0 if total is None else float(total)
+
+    def _budget_keys(self, keys: Sequence[str]) -> list[str]:
+        p = self.prefix
+        return [name for key in keys for name in (f"{p}spend:{key}", f"{p}resv:{key}", f"{p}resv-usd:{key}")]
+
+    async def reserve_spend(
+        self, keys: Sequence[str], budgets: Sequence[float], reservation: str, usd: float, *, ttl_s: float
+    ) -> tuple[int, float] | None:
+        if not keys:
+            return None
+        args = [reservation, _nano(usd), _us(ttl_s), BUDGET_EPSILON_USD * NANO, *(repr(b * NANO) for b in budgets)]
+        refused = await self._reserve(keys=self._budget_keys(keys), args=args)
+        return None if refused is None else (int(refused[0]), float(refused[1]) / NANO)
+
+    async def settle_spend(self, keys: Sequence[str], reservation: str, usd: float) -> None:
+        marker = f"{self.prefix}settled:{reservation}"
+        args = [reservation, repr(float(usd)), self._spend_ttl_ms, _ms(SETTLED_TTL_S)]
+        await self._settle(keys=[*self._budget_keys(keys), marker], args=args)
 
     # --- consecutive failures ----------------------------------------------------------
 
@@ -247,6 +383,11 @@ class RedisBackend:
 def _us(seconds: float) -> int:
     """Seconds as whole microseconds (at least 1)."""
     return max(1, round(seconds * 1_000_000))
+
+
+def _nano(usd: float) -> int:
+    """USD as whole nano-USD, rounded up (a reservation never holds less than asked)."""
+    return max(0, math.ceil(usd * NANO - 1e-6))
 
 
 def _ms(seconds: float) -> int:

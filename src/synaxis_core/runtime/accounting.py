@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from synaxis_core.ledger.cost import cost_usd, tokens_for_chars
 from synaxis_core.ledger.writer import UsageEntry
+from synaxis_core.limits.tenant import NO_RESERVATION, Reservation
 
 if TYPE_CHECKING:
     from synaxis_core.ledger.writer import LedgerWriter
@@ -55,6 +56,9 @@ class RequestRecord:
     """The API the client spoke (``types.ChatRequest.dialect``)."""
     started: float = field(default_factory=time.perf_counter)
     scopes: list[str] = field(default_factory=list)
+    """The tenant guardrails that apply (limits bound to what the request resolved to)."""
+    reservation: Reservation = NO_RESERVATION
+    """The budget held for this request's worst case, settled to its real cost at the end."""
     deployment: Deployment | None = None
     attempts: int = 0
     prompt_tokens: int | None = None
@@ -79,7 +83,10 @@ class Accounting:
         self.gate = gate
         self.ledger = ledger
 
-    async def record(self, record: RequestRecord, status: str, http_status: int) -> None:
+    async def record(self, record: RequestRecord, status: str, http_status: int, *, wait: bool = True) -> None:
+        """Account ``record``: settle its budget reservation to the real cost, count it,
+        queue its ledger row (``wait=False``: without waiting for room, as when the
+        request is refused because the ledger is full; a row that finds none is logged)."""
         latency_ms = (time.perf_counter() - record.started) * 1000
         d = record.deployment
         prompt = record.prompt_tokens
@@ -103,7 +110,7 @@ class Accounting:
             metrics.tokens.add((d.id, "out"), completion)
             if cost:
                 metrics.cost.add((d.id,), cost)
-                await self.gate.spend(record.tenant, record.scopes, cost)
+        await self.gate.settle(record.reservation, cost)
         entry = UsageEntry(
             request_id=record.request_id,
             tenant_id=record.tenant.id,
@@ -119,4 +126,7 @@ class Accounting:
             attempts=record.attempts,
             stream=record.stream,
         )
-        await self.ledger.record(entry)
+        if wait:
+            await self.ledger.record(entry)
+        else:
+            self.ledger.record_nowait(entry)

@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from synaxis_core.db.engine import create_engine, session_factory
 from synaxis_core.db.migrate import upgrade
 from synaxis_core.db.registry import list_models, set_model_state
-from synaxis_core.errors import AuthenticationError, NotFound, PermissionDenied, UpstreamError
+from synaxis_core.errors import AuthenticationError, NotFound, PermissionDenied, RateLimitExceeded, UpstreamError
 from synaxis_core.ledger.writer import LedgerWriter
+from synaxis_core.limits.auth_throttle import AuthThrottle
 from synaxis_core.limits.base import StateBackend
 from synaxis_core.limits.factory import open_backend
 from synaxis_core.limits.fallback import FallbackBackend
@@ -44,6 +45,8 @@ log = logging.getLogger("synaxis.gateway")
 
 POLL_INTERVAL_S = 1.0
 PROBE_INTERVAL_S = 5.0
+ADMIN_KEY_PREFIX_CHARS = 8
+"""Failed admin keys are also throttled by their first characters (guessing from many clients)."""
 PROBE_BODY = {"messages": [{"role": "user", "content": "Reply with the single word OK."}], "max_tokens": 8}
 
 
@@ -72,18 +75,26 @@ class Gateway:
             RoutingTable(), list(ext.scorers.values()), self.health, backend,
             weights=settings.scorer_weights,
         )
-        self.gate = TenantGate(backend)
+        self.gate = TenantGate(backend, reservation_ttl_s=settings.budget_reservation_ttl_s)
         self.auth = AuthSnapshot(version="")
         self.ledger = LedgerWriter(
             sessions,
             batch_size=settings.ledger_batch_size,
             flush_interval_s=settings.ledger_flush_interval_s,
             queue_max=settings.ledger_queue_max,
+            durable=settings.ledger_durable,
+            on_error=lambda _: self.metrics.ledger_errors.inc(),
         )
         self.accounting = Accounting(self.metrics, self.gate, self.ledger)
-        self.pipeline = Pipeline(settings, self.router, self.gate, self.health, self.metrics, self.accounting)
+        self.pipeline = Pipeline(
+            settings, self.router, self.gate, self.health, self.metrics, self.accounting, self.ledger
+        )
         self.demo = False
         self._admin_key = settings.admin_key.get_secret_value().encode() if settings.admin_key else None
+        self.auth_throttle = AuthThrottle(
+            max_failures=settings.auth_max_failures, window_s=settings.auth_failure_window_s,
+            count=lambda outcome: self.metrics.auth_throttled.labels(outcome).inc(),
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[Any]] = []
 
@@ -233,16 +244,24 @@ class Gateway:
             raise AuthenticationError("Invalid API key")
         return tenant
 
-    def authorize_admin(self, authorization: str | None) -> None:
+    def authorize_admin(self, authorization: str | None, client: str = "-") -> None:
+        """Admit the admin key; failed attempts are throttled per ``client`` (its address)
+        and per key prefix, logged without the key and counted (``limits.auth_throttle``)."""
         key = _bearer(authorization)
         if key is None:
             raise AuthenticationError("Missing admin key: send `Authorization: Bearer $SYNAXIS_ADMIN_KEY`")
+        prefix = key[:ADMIN_KEY_PREFIX_CHARS]
+        wait = self.auth_throttle.check(client, prefix)
+        if wait is not None:
+            raise RateLimitExceeded("Too many failed admin authentications; try again later", retry_after=wait)
         if self._admin_key is not None and hmac.compare_digest(key.encode(), self._admin_key):
+            self.auth_throttle.succeeded(client, prefix)
             return
         if self.auth.authenticate(key) is not None:
             raise PermissionDenied("This key belongs to a tenant; the admin routes need SYNAXIS_ADMIN_KEY")
         if self._admin_key is None:
             raise PermissionDenied("The admin routes are off: set SYNAXIS_ADMIN_KEY to use them")
+        self.auth_throttle.failed(client, prefix)
         raise AuthenticationError("Invalid admin key")
 
 

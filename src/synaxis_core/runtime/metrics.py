@@ -106,6 +106,12 @@ class Metrics:
         self.ledger_pending = Gauge(
             "synaxis_ledger_pending", "Usage records waiting to be written (set when scraped)", registry=r
         )
+        self.ledger_errors = Counter(
+            "synaxis_ledger_write_errors", "Ledger flushes that failed (retried until they succeed)", registry=r
+        )
+        self.auth_throttled = Counter(
+            "synaxis_auth_failures", "Failed admin authentications, by what happened", ["outcome"], registry=r
+        )
         self.state_errors = Counter(
             "synaxis_state_backend_errors", "Calls to Redis that failed and were served from process memory",
             registry=r,

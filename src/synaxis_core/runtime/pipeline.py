@@ -24,8 +24,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
-from synaxis_core.errors import SynaxisError, UpstreamError
-from synaxis_core.ledger.cost import estimate_prompt_tokens
+from synaxis_core.errors import LedgerFull, SynaxisError, UpstreamError
+from synaxis_core.ledger.cost import estimate_prompt_tokens, worst_case_cost
+from synaxis_core.limits.tenant import resolved_names
 from synaxis_core.postprocess.base import PostProcessContext
 from synaxis_core.postprocess.pipeline import StreamPipeline, process_response
 from synaxis_core.routing.router import close_quietly
@@ -33,6 +34,7 @@ from synaxis_core.routing.scoring import RouteRequest
 from synaxis_core.runtime.accounting import RequestRecord
 
 if TYPE_CHECKING:
+    from synaxis_core.ledger.writer import LedgerWriter
     from synaxis_core.limits.tenant import TenantGate
     from synaxis_core.routing.health import HealthTracker
     from synaxis_core.routing.router import Attempt, Router
@@ -90,8 +92,10 @@ class Pipeline:
         health: HealthTracker,
         metrics: Metrics,
         accounting: Accounting,
+        ledger: LedgerWriter,
     ) -> None:
         self.settings = settings
+        self.ledger = ledger
         self.router = router
         self.gate = gate
         self.health = health
@@ -155,7 +159,9 @@ class Pipeline:
     async def _start(
         self, tenant: TenantInfo, request: ChatRequest, request_id: str
     ) -> tuple[RequestRecord, RouteRequest, list[Deployment], float]:
-        """Admission and the plan (the deployments to try, best first)."""
+        """The plan (the deployments to try, best first), then admission: the tenant's
+        limits that bind to what the request resolved to (whatever name it used), its
+        budget's hold on the worst case, and room in the ledger for the request's row."""
         estimated_in = estimate_prompt_tokens(request.messages)
         estimated_out = request.max_output or DEFAULT_OUTPUT_ESTIMATE
         record = RequestRecord(
@@ -167,8 +173,20 @@ class Pipeline:
             tenant=tenant.name, stream=request.stream,
         )
         try:
-            record.scopes = await self.gate.admit(tenant, request.model, estimated_in + estimated_out)
             plan = await self.router.plan(route)
+            if tenant.limits:  # the usual tenant has none: nothing to resolve, count or hold
+                names = resolved_names(request.model, plan)
+                record.scopes = await self.gate.admit(tenant, names, estimated_in + estimated_out, check_budget=False)
+                worst = worst_case_cost(estimated_in, request.max_output, [d.spec for d in plan])
+                record.reservation = await self.gate.reserve(tenant, record.scopes, worst)
+            if self.ledger.full and not await self.ledger.wait_for_room(self.settings.ledger_full_wait_s):
+                raise LedgerFull(
+                    "The usage ledger cannot record requests right now (its database is not writing); "
+                    "try again shortly", retry_after=max(1.0, self.settings.ledger_flush_interval_s * 4),
+                )
+        except LedgerFull as exc:
+            await self.accounting.record(record, "error", exc.status, wait=False)
+            raise
         except SynaxisError as exc:
             await self._refused(record, exc)
             raise

@@ -26,7 +26,8 @@ from synaxis_core.tenants.service import create_key, list_keys, list_tenants, re
 
 
 def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    connection.app.state.gateway.authorize_admin(connection.headers.get("authorization"))
+    client = connection.client.host if connection.client else "-"
+    connection.app.state.gateway.authorize_admin(connection.headers.get("authorization"), client)
 
 
 class ModelPatch(msgspec.Struct, forbid_unknown_fields=True):

@@ -62,17 +62,20 @@ async def own_usage(gateway: NamedDependency[Gateway], tenant: NamedDependency[T
 async def health(gateway: NamedDependency[Gateway]) -> Response[bytes]:
     """200 when the database answers, 503 when it does not.
 
-    Redis down is ``"status": "degraded"`` with 200: the gateway keeps serving with
-    in-process limits and health (see ``limits.fallback``), so a load balancer must not
-    take every instance out at once.
+    Redis down, or a ledger that cannot write (a full disk: its rows wait in the queue and
+    are retried), is ``"status": "degraded"`` with 200: the gateway keeps serving (with
+    in-process limits and health, see ``limits.fallback``; until the ledger's queue is full),
+    so a load balancer must not take every instance out at once.
     """
     checks: dict[str, str] = {"database": await gateway.database_ok()}
     if gateway.settings.redis_url:
         checks["redis"] = "ok" if await gateway.backend.ping() else "error"
     else:
         checks["redis"] = "not configured (in-process state)"
+    ledger = gateway.ledger
+    checks["ledger"] = "ok" if ledger.healthy else f"error: cannot write ({ledger.last_error or 'the queue is full'})"
     ready = checks["database"] == "ok"
-    ok = ready and checks["redis"] != "error"
+    ok = ready and checks["redis"] != "error" and checks["ledger"] == "ok"
     body = {
         "status": "ok" if ok else ("degraded" if ready else "unavailable"),
         **checks,

@@ -7,11 +7,14 @@ reloads it when ``auth_version`` changes.
 Guardrails (``tenant_model_limits``) are keyed by model. ``"*"`` is the tenant-wide
 guardrail: its RPM, TPM and monthly budget count every request of the tenant, whatever
 the model. A row for a named model is an extra guardrail on that model alone; both
-apply. ``None`` means "no limit"; ``0`` is a real limit (no requests, no spend), which
+apply. A model's guardrail binds to what a request resolves to — a deployment id, a
+global model id or an upstream id — whichever of them the request named. ``None`` means "no limit"; ``0`` is a real limit (no requests, no spend), which
 blocks the model for the tenant.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 import msgspec
 
@@ -42,16 +45,20 @@ class TenantInfo(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     limits: dict[str, Limit] = msgspec.field(default_factory=dict)
 
-    def scopes(self, model: str) -> list[tuple[str, Limit]]:
-        """The guardrails that apply to a request for ``model``: ``"*"`` first, then its own.
+    def scopes(self, names: str | Collection[str]) -> list[tuple[str, Limit]]:
+        """The guardrails that apply to a request: ``"*"`` first, then each one whose model
+        is among ``names``, in the order of ``limits``.
 
-        Each pair is ``(scope, limit)``; a limiter counts usage per ``(tenant id, scope)``.
+        ``names`` is every id the request resolves to (the string it asked for, each
+        candidate deployment's id, global id and upstream id), so a limit holds whichever
+        of them the client used; a single string is one name. Each pair is
+        ``(scope, limit)``; a limiter counts usage per ``(tenant id, scope)``.
         """
-        found = []
-        if ALL_MODELS in self.limits:
-            found.append((ALL_MODELS, self.limits[ALL_MODELS]))
-        if model != ALL_MODELS and model in self.limits:
-            found.append((model, self.limits[model]))
+        if isinstance(names, str):
+            names = (names,)
+        limits = self.limits
+        found = [(ALL_MODELS, limits[ALL_MODELS])] if ALL_MODELS in limits else []
+        found.extend((model, limit) for model, limit in limits.items() if model != ALL_MODELS and model in names)
         return found
 
 
