@@ -21,6 +21,7 @@ def serve(host: str | None, port: int | None, demo: bool | None, log_level: str)
     import uvicorn
 
     from synaxis_core.server.app import create_app
+    from synaxis_core.server.protocol import bounded_protocol
 
     overrides = {k: v for k, v in (("host", host), ("port", port), ("demo", demo)) if v is not None}
     settings = load_settings().model_copy(update=overrides)
@@ -35,8 +36,11 @@ def serve(host: str | None, port: int | None, demo: bool | None, log_level: str)
         log_level=log_level,
         access_log=False,
         lifespan="on",
-        # Nothing in Synaxis reads the client's address, so uvicorn need not rewrite it from
-        # X-Forwarded-For on every request (a middleware layer less), nor advertise itself.
+        # httptools with a deadline on the request's headers and body (uvicorn has none)
+        http=bounded_protocol(settings.header_timeout_s, settings.body_timeout_s),
+        # The client's address is the connection's peer (only the admin-key throttle reads
+        # it): uvicorn need not rewrite it from X-Forwarded-For on every request (a
+        # middleware layer less), nor advertise itself.
         proxy_headers=False,
         server_header=False,
     )

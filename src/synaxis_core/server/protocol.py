@@ -14,12 +14,15 @@ A client that misses one gets ``408 Request Timeout`` and its connection is clos
 that opened a connection and sent nothing is closed without a word; when the previous
 request's response on the connection is still to be sent (pipelining), it is sent first
 and the connection closed after it. Time during which the server itself has stopped
-reading (a pipelined request waiting for the one before it, a body the application has
-not read yet) is not counted against the client: the deadline is put off instead.
+reading (a pipelined request waiting for the one before it; 64 KiB of body that the
+application has not read yet) is not counted against the client: the deadline is put
+off, and a pipelined request gets its whole time once the one before it is answered.
 
-The cost is on the slow path only: a request whose headers and body come in one read
-(nearly all of them) starts no timer; a deadline is armed (``loop.call_later``) only when
-a read ends in the middle of a request, plus one per connection for its first request.
+The timers are on the slow path only: a request whose headers and body come in one read
+(nearly all of them) starts none; a deadline is armed (``loop.call_later``) when a read
+ends in the middle of a request, plus one per connection for its first request. Measured
+(interleaved A/B of the protocol alone, uvloop): +0.3 to 0.8 µs of CPU per request on the
+fast path (the overridden callbacks), +1.5 to 2.7 µs when a timer is armed and cancelled.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ response is made: the keep-alive timeout's business), the headers, the rest of t
 def _timeout_response(what: str, seconds: float) -> bytes:
     body = json.dumps(
         {"error": {"message": f"The request {what} did not arrive within {seconds:g} s",
-                   "type": "invalid_request_error", "param": None, "code": "request_timeout"}}
+                   "type": "invalid_request_error", "param": None, "code": "request_timeout"}},
+        separators=(",", ":"),
     ).encode()
     return b"".join((
         b"HTTP/1.1 408 Request Timeout\r\n",
@@ -106,6 +110,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._deadline = None
         HttpToolsProtocol.on_message_complete(self)
 
+    def on_response_complete(self) -> None:
+        queued = bool(self.pipeline)
+        HttpToolsProtocol.on_response_complete(self)
+        if queued and self._deadline is not None:
+            # the request that waited behind this response gets its whole time from now on
+            self._deadline.cancel()
+            self._arm()
+
     # the deadlines
 
     def _arm(self) -> None:
@@ -116,7 +128,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._deadline = None
         if not self._phase or self.transport.is_closing():
             return
-        if self.flow.read_paused:  # the server is not reading: the wait is not the client's
+        if self.flow.read_paused or self.pipeline:
+            # the server is not reading, or the request waits for the one before it: the wait
+            # is not the client's
             self._arm()
             return
         headers = self._phase == _HEADERS
