@@ -24,7 +24,7 @@ from synaxis_core.plugins import Extensions, load_extensions
 from synaxis_core.server.admin import AdminController
 from synaxis_core.server.asgi import check_header_size
 from synaxis_core.runtime.accounting import new_request_id
-from synaxis_core.runtime.demo import start_fake_upstream, wants_demo
+from synaxis_core.runtime.demo import banner, demo_key_path, demo_tenant_key, start_fake_upstream, wants_demo
 from synaxis_core.runtime.gateway import Gateway
 from synaxis_core.server.chat import CHAT_PATH, ChatEndpoint
 from synaxis_core.server.dependencies import DEPENDENCIES
@@ -32,7 +32,6 @@ from synaxis_core.server.errors import EXCEPTION_HANDLERS, REQUEST_ID_HEADER
 from synaxis_core.server.openapi import chat_completions
 from synaxis_core.server.routes import health, list_models, metrics, own_usage
 from synaxis_core.settings import Settings
-from synaxis_core.tenants.service import create_key
 
 log = logging.getLogger("synaxis.server")
 REQUEST_ID = REQUEST_ID_HEADER.encode()
@@ -109,7 +108,8 @@ def create_app(
         gc.freeze()  # the start-up objects (~100 MB of imports) are never scanned again
         app.state.gateway = opened
         if fake is not None:
-            await _announce_demo(opened)
+            key = await demo_tenant_key(opened, demo_key_path(effective))
+            print(banner(effective, extensions, key), file=sys.stderr, flush=True)
         try:
             yield
         finally:
@@ -127,23 +127,3 @@ def create_app(
         openapi_config=OpenAPIConfig(title="Synaxis", version=__version__, path="/schema"),
         logging_config=None,
     )
-
-
-async def _announce_demo(gateway: Gateway) -> None:
-    _, key = await create_key(gateway.sessions, "demo")
-    await gateway.reload_auth()
-    settings = gateway.settings
-    base = f"http://{settings.host}:{settings.port}/v1"
-    lines = [
-        "",
-        "=" * 72,
-        " DEMO MODE: no provider API key is set (SYNTHETIC_API_KEY, TOGETHER_API_KEY,",
-        " NVIDIA_API_KEY). Answers come from the built-in fake upstream, not a model.",
-        f" Demo tenant key: {key}",
-        f" Try: curl {base}/chat/completions -H 'Authorization: Bearer {key}' \\",
-        "        -H 'Content-Type: application/json' \\",
-        "        -d '{\"model\": \"gpt-oss-120b\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}'",
-        "=" * 72,
-        "",
-    ]
-    print("\n".join(lines), file=sys.stderr, flush=True)
