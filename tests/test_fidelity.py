@@ -68,3 +68,52 @@ async def test_every_response_carries_a_request_id(h):
     client = h.openai()
     reply = await client.chat.completions.create(model="gpt-oss-120b", messages=MESSAGES)
     assert reply._request_id and len(reply._request_id) == 32  # what the OpenAI SDK shows
+
+
+UPSTREAM_400 = {"error": {"message": "messages[0].content must not be empty", "type": "invalid_request_error",
+                          "param": "messages", "code": "mock_400"}}
+
+
+@pytest.fixture
+async def mock_openai(tmp_path, sqlite_url):
+    """A gateway whose only deployment (a config-file one) is an upstream that answers 400
+    with OpenAI's full error body."""
+    from aiohttp import web
+
+    async def chat(_: web.Request) -> web.Response:
+        return web.json_response(UPSTREAM_400, status=400)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    config = tmp_path / "synaxis.toml"
+    config.write_text(f"""
+[[providers]]
+name = "mockai"
+base_url = "http://127.0.0.1:{port}/v1"
+
+[[providers.models]]
+id = "mock-model"
+upstream_id = "mock/model"
+""")
+    try:
+        async with FakeUpstream() as fake, gateway_harness(
+            fake, database_url=sqlite_url, providers=(), environ={"SYNAXIS_CONFIG": str(config)}
+        ) as harness:
+            yield harness
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_upstreams_400_reaches_the_client_as_it_was_sent(mock_openai, stream):
+    h = mock_openai
+    body = {"model": "mock-model", "messages": MESSAGES, "stream": stream}
+    response = await h.client.post("/v1/chat/completions", headers=h.auth(), json=body)
+    assert response.status_code == 400
+    assert response.json() == UPSTREAM_400  # type, param, code and message kept, not rewritten
+    assert response.headers["x-synaxis-model"] == "mock-model" and response.headers["x-synaxis-provider"] == "mockai"

@@ -316,3 +316,23 @@ async def test_a_stalled_pipelined_request_does_not_cut_the_answer_before_it(ser
         assert await until_closed(reader, served) == b""
     finally:
         writer.close()
+
+
+async def test_a_request_the_http_parser_refuses_gets_an_openai_shaped_400(served: Served, upstream):
+    """Both Content-Length and Transfer-Encoding (request smuggling's favourite): uvicorn's
+    parser refuses it before the app; the answer is still the OpenAI error shape."""
+    body = chat_body()
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+        b"authorization: Bearer %s\r\ncontent-length: %d\r\ntransfer-encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
+        % (served.key.encode(), len(body), len(body), body)
+    )
+    try:
+        status, answer = await read_response(reader)
+    finally:
+        writer.close()
+    assert status == 400
+    error = json.loads(answer)["error"]
+    assert error["code"] == "invalid_http_request" and set(error) == {"message", "type", "param", "code"}
+    assert upstream.calls.get(UPSTREAM_MODEL, 0) == 0

@@ -152,6 +152,8 @@ class UpstreamError(SynaxisError):
     code = "upstream_error"
     retryable = True
     scope = "model"
+    deployment: str | None = None
+    """The deployment that answered so, when the error goes back to the client as it is."""
 
     def __init__(
         self,
@@ -167,13 +169,22 @@ class UpstreamError(SynaxisError):
 
 
 class UpstreamBadRequest(UpstreamError):
-    """The upstream rejected the request itself (400/422): returned to the client as is."""
+    """The upstream rejected the request itself (400/422): returned to the client as is,
+    with the upstream's status and its ``message``, ``type``, ``param`` and ``code``
+    (``answer``; the message cleaned of anything key-like), not rewritten."""
 
     status = 400
     type = "invalid_request_error"
     code = "invalid_request"
     retryable = False
     scope = "request"
+
+    def __init__(self, message: str, *, answer: dict[str, Any] | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.answer = answer
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.answer} if self.answer is not None else super().to_dict()
 
 
 class ModelUnavailable(UpstreamError):

@@ -57,6 +57,7 @@ class ErrorBody:
     code: str | None = None
     type: str | None = None
     status: int | None = None
+    param: str | None = None
 
 
 def parse_error_body(body: bytes | str | Mapping[str, Any] | None) -> ErrorBody:
@@ -75,7 +76,7 @@ def parse_error_body(body: bytes | str | Mapping[str, Any] | None) -> ErrorBody:
         status = error.get("status") if isinstance(error.get("status"), int) else None
         if isinstance(code, int):  # some servers put the HTTP status in "code"
             status, code = status or code, None
-        return ErrorBody(_text(error.get("message")), _text(code), _text(error.get("type")), status)
+        return ErrorBody(_text(error.get("message")), _text(code), _text(error.get("type")), status, _text(error.get("param")))
     if isinstance(error, str):  # a flat string
         return ErrorBody(_text(error), _text(data.get("code")), _text(data.get("type")))
     if "title" in data or "detail" in data:  # problem JSON (RFC 9457)
@@ -169,7 +170,9 @@ def error_from_status(
     if status in (408, 504):
         return UpstreamTimeout(message, **kw)
     if 400 <= status < 500:
-        return UpstreamBadRequest(message, **kw)
+        answer = {"message": detail or f"HTTP {status}", "type": info.type or UpstreamBadRequest.type,
+                  "param": info.param, "code": info.code}
+        return UpstreamBadRequest(message, status=status, answer=answer, **kw)
     return UpstreamError(message, **kw)
 
 

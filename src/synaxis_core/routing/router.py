@@ -181,6 +181,7 @@ class Router:
                 error = _as_upstream_error(exc, d)
                 attempts.append(Attempt(d.id, d.provider_name, error))
                 if error.scope == "request":
+                    error.deployment = d.id  # the client is told who said so (a header)
                     raise error from None
                 await on_failure(d, error)
                 continue

@@ -41,6 +41,10 @@ def error_headers(exc: SynaxisError, request_id: str | None = None) -> dict[str,
         headers["retry-after"] = str(max(1, round(exc.retry_after)))
     if request_id:
         headers[REQUEST_ID_HEADER] = request_id
+    deployment = getattr(exc, "deployment", None)  # an upstream's own answer, passed on
+    if deployment:
+        headers["x-synaxis-model"] = deployment
+        headers["x-synaxis-provider"] = exc.provider or ""  # type: ignore[attr-defined]
     return headers
 
 

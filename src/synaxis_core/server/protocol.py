@@ -41,19 +41,33 @@ _IDLE, _HEADERS, _BODY = 0, 1, 2
 response is made: the keep-alive timeout's business), the headers, the rest of the body."""
 
 
-def _timeout_response(what: str, seconds: float) -> bytes:
+def _error_response(status_line: bytes, message: str, code: str) -> bytes:
+    """A complete HTTP response with an OpenAI-shaped error body, closing the connection
+    (written by the protocol itself: the request never reached the app)."""
     body = json.dumps(
-        {"error": {"message": f"The request {what} did not arrive within {seconds:g} s",
-                   "type": "invalid_request_error", "param": None, "code": "request_timeout"}},
+        {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}},
         separators=(",", ":"),
     ).encode()
     return b"".join((
-        b"HTTP/1.1 408 Request Timeout\r\n",
+        status_line,
         b"content-type: application/json\r\n",
         b"content-length: %d\r\n" % len(body),
         b"connection: close\r\n\r\n",
         body,
     ))
+
+
+def _timeout_response(what: str, seconds: float) -> bytes:
+    return _error_response(
+        b"HTTP/1.1 408 Request Timeout\r\n", f"The request {what} did not arrive within {seconds:g} s", "request_timeout"
+    )
+
+
+_MALFORMED = _error_response(
+    b"HTTP/1.1 400 Bad Request\r\n",
+    "The request is not valid HTTP/1.1 (for example both Content-Length and Transfer-Encoding, "
+    "or a malformed header)", "invalid_http_request",
+)
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -119,6 +133,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._arm()
 
     # the deadlines
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a request its parser refuses, in the OpenAI error shape
+        (uvicorn's own is plain text)."""
+        self.transport.write(_MALFORMED)
+        self.transport.close()
 
     def _arm(self) -> None:
         delay = self.header_timeout_s if self._phase == _HEADERS else self.body_timeout_s
