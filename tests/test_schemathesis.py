@@ -6,6 +6,7 @@ operation (valid and invalid bodies, parameters and boundary values) and checks 
 
 - no answer is a 5xx, and
 - every error (4xx) is in the OpenAI shape ``{"error": {"message", "type", "param", "code"}}``
+  (Anthropic's ``{"type": "error", "error": {"type", "message"}}`` on ``/v1/messages``)
   with a JSON content type.
 
 ``POST /admin/sync`` is left out: a sync round fetches the models.dev catalog. Bounded
@@ -35,6 +36,7 @@ MAX_EXAMPLES = int(os.environ.get("SYNAXIS_FUZZ_EXAMPLES", "25"))
 PROVIDERS = ("nvidia", "synthetic", "together")
 KNOWN_MODELS = ["gpt-oss-120b", "gpt-oss-120b-nvidia", "deepseek-r1-0528-syn", "hf:openai/gpt-oss-120b", None]
 """What the chat operation's ``model`` is replaced with (None: keep schemathesis's)."""
+MODEL_PATHS = ("/v1/chat/completions", "/v1/messages")
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +100,16 @@ def check_openai_error_shape(response) -> None:
     assert isinstance(error["type"], str), error
 
 
+def check_anthropic_error_shape(response) -> None:
+    """``/v1/messages`` answers errors as Anthropic does: ``{"type": "error", "error": {type, message}}``."""
+    if response.status_code < 400:
+        return
+    assert response.headers.get("content-type", [""])[0].startswith("application/json"), response.text[:300]
+    body = response.json()
+    assert isinstance(body, dict) and body.get("type") == "error" and set(body) == {"type", "error"}, body
+    assert set(body["error"]) == {"type", "message"} and body["error"]["message"], body
+
+
 @pytest.mark.parametrize(("operation", "mode"), list(_cases()))
 def test_the_api_never_answers_5xx_and_errors_are_openai_shaped(server, operation, mode):
     url, key = server
@@ -114,10 +126,13 @@ def test_the_api_never_answers_5xx_and_errors_are_openai_shaped(server, operatio
         derandomize=True,
     )
     def run(case, model):
-        if model and operation.path == "/v1/chat/completions" and isinstance(case.body, dict):
+        if model and operation.path in MODEL_PATHS and isinstance(case.body, dict):
             case.body["model"] = model  # mostly served models: reach routing, the upstream, streaming
         response = case.call(base_url=url, session=session, headers=headers, timeout=30)
         assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:500]}"
-        check_openai_error_shape(response)
+        if operation.path.startswith("/v1/messages"):
+            check_anthropic_error_shape(response)
+        else:
+            check_openai_error_shape(response)
 
     run()

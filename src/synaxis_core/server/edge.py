@@ -1,0 +1,117 @@
+"""What every hot-path endpoint does the same way, whatever API dialect it speaks.
+
+``HotEndpoint`` is the plain ASGI shell (see ``server.asgi``): a request id, the
+method check, and every failure answered by the one error writer in the dialect's
+shape. The helpers read the headers a route needs, the JSON body within the body limit,
+the ``x-synaxis-reasoning`` header, and write the ``x-synaxis-*`` headers of an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+
+from synaxis_core.errors import InvalidRequest, SynaxisError
+from synaxis_core.runtime.accounting import new_request_id
+from synaxis_core.runtime.gateway import Gateway
+from synaxis_core.server.asgi import ClientDisconnected, RawHeaders, Receive, Scope, Send, check_header_size, read_body
+from synaxis_core.server.errors import REQUEST_ID_HEADER, ErrorShape, InternalError, openai_shape, send_error
+
+log = logging.getLogger("synaxis.server")
+REASONING_MODES = ("separate", "strip", "keep")
+JSON_HEADER = (b"content-type", b"application/json")
+SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+_REQUEST_ID = REQUEST_ID_HEADER.encode()
+_decoder = msgspec.json.Decoder()
+
+
+class HotEndpoint:
+    """The ASGI app of one hot path: ``serve`` does the work; a ``SynaxisError`` it raises
+    becomes the answer (``error_shape``), anything else a logged 500. The gateway is
+    ``state.gateway``, set when the app's lifespan has opened it."""
+
+    path = ""
+    error_shape: ErrorShape = staticmethod(openai_shape)
+
+    def __init__(self, state: object) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = new_request_id()
+        try:
+            if scope["method"] != "POST":
+                raise InvalidRequest(f"Method {scope['method']} is not allowed on {self.path}",
+                                     status=405, code="method_not_allowed")
+            await self.serve(self.state.gateway, request_id, scope, receive, send)  # type: ignore[attr-defined]
+        except ClientDisconnected:
+            return
+        except SynaxisError as exc:
+            await send_error(send, exc, request_id, shape=self.error_shape)
+        except Exception:
+            log.exception("unexpected error on POST %s", self.path)
+            await send_error(send, InternalError(), request_id, shape=self.error_shape)
+
+    async def serve(self, gateway: Gateway, request_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+def request_headers(raw: RawHeaders, names: frozenset[bytes]) -> dict[str, str]:
+    """The request headers among ``names`` (lower case, as in ASGI)."""
+    check_header_size(raw)
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in raw if name in names}
+
+
+def check_content_type(value: str | None) -> None:
+    """JSON bodies only. Unlabelled and form-labelled bodies (``curl -d``) are parsed as
+    JSON; a body that declares another format (multipart, XML...) gets 415."""
+    if value:
+        kind = value.split(";", 1)[0].strip().lower()
+        if "json" not in kind and kind not in ("application/x-www-form-urlencoded", "text/plain", ""):
+            raise InvalidRequest(
+                f"Content-Type must be application/json, got {value!r}", status=415, code="unsupported_media_type"
+            )
+
+
+async def read_json_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
+    """The raw body of a JSON request (``content-type`` and ``content-length`` read from
+    ``headers``), at most ``limit`` bytes."""
+    check_content_type(headers.get("content-type"))
+    length = headers.get("content-length")
+    return await read_body(receive, limit, int(length) if length and length.isdigit() else None)
+
+
+def decode_json_object(raw: bytes, expected: str) -> dict:
+    """``raw`` as a JSON object; ``expected`` says what it should hold (for the 400)."""
+    if not raw:
+        raise InvalidRequest(f"The request body is empty; send a JSON object with {expected}")
+    try:
+        body = _decoder.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    except UnicodeDecodeError:  # msgspec raises it (not DecodeError) for invalid UTF-8
+        raise InvalidRequest("The request body is not valid UTF-8 JSON") from None
+    except RecursionError:
+        raise InvalidRequest("The request body is nested too deeply") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest(f"The request body must be a JSON object with {expected}")
+    return body
+
+
+def reasoning_mode(header: str | None, default: str) -> str:
+    """The ``x-synaxis-reasoning`` header's mode, else ``default``."""
+    if header is None:
+        return default
+    mode = header.strip().lower()
+    if mode not in REASONING_MODES:
+        raise InvalidRequest(f"x-synaxis-reasoning must be one of {', '.join(REASONING_MODES)}, got {header!r}")
+    return mode
+
+
+def answer_headers(gateway: Gateway, provider: str, model: str, attempts: int, request_id: str) -> RawHeaders:
+    """Where an answer went: ``x-synaxis-provider``, ``-model``, ``-attempts``, the request id."""
+    headers = [(b"x-synaxis-provider", provider.encode()), (b"x-synaxis-model", model.encode()),
+               (b"x-synaxis-attempts", str(attempts).encode()), (_REQUEST_ID, request_id.encode())]
+    if gateway.demo:
+        headers.append((b"x-synaxis-demo", b"true"))
+    return headers

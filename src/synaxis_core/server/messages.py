@@ -1,0 +1,113 @@
+"""``POST /v1/messages`` and ``POST /v1/messages/count_tokens``: the Anthropic Messages API.
+
+Plain ASGI endpoints like ``server.chat``: the key (``x-api-key`` or ``Authorization:
+Bearer``), the body within the limit, the translation to the pipeline's chat request
+(``dialects.anthropic``), then the pipeline's answer or chunk stream translated back
+into a message or Anthropic's named events. ``anthropic-version``, ``anthropic-beta``
+and the ``?beta=true`` query are accepted and not needed. Errors are Anthropic-shaped.
+"""
+
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+import msgspec
+
+from synaxis_core.dialects.anthropic import (
+    DIALECT,
+    StreamTranslator,
+    anthropic_error_shape,
+    count_tokens,
+    error_body,
+    to_message,
+    translate_request,
+)
+from synaxis_core.errors import SynaxisError, UpstreamError
+from synaxis_core.runtime.gateway import Gateway
+from synaxis_core.runtime.pipeline import ChunkStream
+from synaxis_core.server.asgi import Receive, Scope, Send, send_bytes, send_stream
+from synaxis_core.server.edge import (
+    JSON_HEADER,
+    SSE_HEADERS,
+    HotEndpoint,
+    answer_headers,
+    decode_json_object,
+    read_json_body,
+    reasoning_mode,
+    request_headers,
+)
+from synaxis_core.server.errors import REQUEST_ID_HEADER
+from synaxis_core.server.request import MAX_OUTPUT_ESTIMATE
+from synaxis_core.sse import encode_event
+
+MESSAGES_PATH = "/v1/messages"
+COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
+EXPECTED = "`model`, `max_tokens` and `messages`"
+_encode = msgspec.json.encode
+_READ = frozenset((b"x-api-key", b"authorization", b"content-type", b"content-length", b"x-synaxis-reasoning"))
+
+
+def _authorization(headers: dict[str, str]) -> str | None:
+    """The key as ``Authorization: Bearer``: ``x-api-key`` (Anthropic's SDK) first."""
+    key = headers.get("x-api-key", "").strip()
+    return f"Bearer {key}" if key else headers.get("authorization")
+
+
+class MessagesEndpoint(HotEndpoint):
+    """``POST /v1/messages``: a message, or with ``stream: true`` its events."""
+
+    path = MESSAGES_PATH
+    error_shape = staticmethod(anthropic_error_shape)
+
+    async def serve(self, gateway: Gateway, request_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = request_headers(scope["headers"], _READ)
+        tenant = gateway.authenticate(_authorization(headers))
+        try:
+            raw = await read_json_body(receive, headers, gateway.settings.max_body_bytes)
+            mode = reasoning_mode(headers.get("x-synaxis-reasoning"), gateway.settings.reasoning_mode)
+            request = translate_request(decode_json_object(raw, EXPECTED), mode, MAX_OUTPUT_ESTIMATE)
+        except SynaxisError as exc:  # an unreadable request is still one ledger row
+            await gateway.pipeline.reject(tenant, request_id, exc, dialect=DIALECT)
+            raise
+        message_id = f"msg_{request_id}"
+        if not request.stream:
+            answer = await gateway.pipeline.complete(tenant, request, request_id)
+            d = answer.deployment
+            headers_out = [JSON_HEADER, *answer_headers(gateway, d.provider_name, d.id, answer.attempts, request_id)]
+            await send_bytes(send, 200, headers_out, _encode(to_message(answer.response, request, message_id)))
+            return
+        stream = await gateway.pipeline.stream(tenant, request, request_id)
+        d = stream.deployment
+        headers_out = [*SSE_HEADERS, *answer_headers(gateway, d.provider_name, d.id, stream.attempts, request_id)]
+        try:
+            await send_stream(send, receive, headers_out, _events(stream, StreamTranslator(request, message_id)))
+        finally:
+            await stream.aclose()
+
+
+async def _events(stream: ChunkStream, translator: StreamTranslator) -> AsyncIterator[bytes]:
+    """The SSE body, each chunk's events in one write. A failure after the first byte ends
+    the stream with an ``error`` event."""
+    try:
+        async for chunk in stream:
+            events = translator.feed(chunk)
+            if events:
+                yield b"".join(encode_event(data, event=name) for name, data in events)
+        events = translator.finish()
+    except UpstreamError as exc:
+        events = [("error", error_body(exc.status, f"The upstream stream failed after it started: {exc.message}"))]
+    yield b"".join(encode_event(data, event=name) for name, data in events)
+
+
+class CountTokensEndpoint(HotEndpoint):
+    """``POST /v1/messages/count_tokens``: Synaxis's estimate, no upstream call, no ledger row."""
+
+    path = COUNT_TOKENS_PATH
+    error_shape = staticmethod(anthropic_error_shape)
+
+    async def serve(self, gateway: Gateway, request_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = request_headers(scope["headers"], _READ)
+        gateway.authenticate(_authorization(headers))
+        raw = await read_json_body(receive, headers, gateway.settings.max_body_bytes)
+        answer = count_tokens(decode_json_object(raw, "`model` and `messages`"))
+        await send_bytes(send, 200, [JSON_HEADER, (REQUEST_ID_HEADER.encode(), request_id.encode())], _encode(answer))
