@@ -39,6 +39,8 @@ KINDS = frozenset(
         "no_done",  # stream ends cleanly but without `data: [DONE]`
         "invalid_json",  # 200 with a body (or a `data:` line) that is not JSON
         "reset",  # abort the connection before any response
+        "model",  # answer like a model: honour tools, response_format, n, logprobs (fake/model.py)
+        "model_think",  # "model" behind inline <think> reasoning (demo mode's reasoning models)
     }
 )
 
@@ -54,8 +56,10 @@ class Behavior:
         kind: one of `KINDS` (see the comments there).
         content: the answer text (default `DEFAULT_ANSWER`, or `CHINESE_ANSWER` for
             ``"chinese"``); for error kinds, the error message; for ``"tool_call"``, the
-            function arguments.
-        reasoning: the reasoning text of the thinking kinds.
+            function arguments; for ``"model"``, the answer when the request asks for
+            no tool call and no format.
+        reasoning: the reasoning text of the thinking kinds (``"model_think"``: by
+            default one that says what the answer does).
         status: HTTP status of ``"error"``/``"stream_error"``; for
             ``"model_not_available"`` a non-default value (404, 410) overrides the
             flavor's usual status.
@@ -63,7 +67,8 @@ class Behavior:
             header).
         delay_s: seconds to wait before the response headers, for every kind (latency);
             ``"stall"`` waits `STALL_DEFAULT_S` when left at 0.
-        chunk_size: characters per streamed content / reasoning / arguments chunk.
+        chunk_size: characters per streamed content / reasoning / arguments chunk
+            (the ``"model"`` kinds stream token by token).
         chunk_delay_s: seconds between streamed chunks (a slow model; longer than the
             gateway's timeout: a stall in the middle of a stream).
         finish_reason: overrides the final finish_reason (default: the flavor's,

@@ -32,7 +32,7 @@ from aiohttp import web
 from synaxis_core.plugins import installed_fake_flavors
 from synaxis_core.postprocess.think import OPENING_TAG_IN_TEMPLATE
 
-from . import control
+from . import control, wire
 from .behavior import (
     MODELS_BEHAVIORS,
     OK,
@@ -58,6 +58,7 @@ from .formats import (
     rate_limited,
     unauthorized,
 )
+from .model import MODEL_KINDS, model_turn
 from .send import reset, respond, send_cut_body, send_stream
 from .server import BackgroundServer
 
@@ -290,11 +291,17 @@ class FakeUpstream(BackgroundServer):
             return respond(model_not_available(flavor, model, behavior), request_id)
         if kind == "invalid_json" and not stream:
             return respond(Reply(200, INVALID_JSON_BODY), request_id)
-        answer = make_answer(flavor, behavior, body)
         completion_id, prompt = f"chatcmpl-fake-{seq}", prompt_tokens(body["messages"])
+        options = body.get("stream_options")
+        include_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
+        if kind in MODEL_KINDS:
+            turn = model_turn(flavor, behavior, body)
+            if stream:
+                parts = wire.stream(turn, body, completion_id, model, prompt, include_usage=include_usage)
+                return await send_stream(request, request_id, kind, parts, b"", behavior.chunk_delay_s)
+            return respond(Reply(200, wire.body(turn, body, completion_id, model, prompt)), request_id)
+        answer = make_answer(flavor, behavior, body)
         if stream:
-            options = body.get("stream_options")
-            include_usage = isinstance(options, dict) and options.get("include_usage") is True
             parts = stream_parts(
                 answer,
                 completion_id,

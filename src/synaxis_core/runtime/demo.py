@@ -4,8 +4,10 @@
 answers are not real. The fake upstream (``synaxis_core.fake.FakeUpstream``) runs in
 the gateway's own event loop on a free loopback port; every installed provider that
 reads its base URL and key from variables is pointed at it, in the flavour its plugin
-contributed (``register_fake_flavors``), else in the ``openai`` one. Reasoning models
-answer with inline ``<think>`` tags so the reasoning separation is visible.
+contributed (``register_fake_flavors``), else in the ``openai`` one. Every model
+answers like a model (``kind="model"``: tool calls, ``response_format``, ``n``,
+``logprobs`` honoured); reasoning models behind inline ``<think>`` tags
+(``"model_think"``) so the reasoning separation is visible.
 """
 
 from __future__ import annotations
@@ -51,8 +53,7 @@ async def start_fake_upstream(settings: Settings, ext: Extensions) -> tuple[Fake
             environ[provider.api_key_env] = DEMO_KEY_VALUE
         for spec in provider.models:
             fake.add_model(flavor, spec.upstream_id)
-            if spec.reasoning:
-                fake.set(spec.upstream_id, Behavior(kind="think_inline"))
+            fake.set(spec.upstream_id, Behavior(kind="model_think" if spec.reasoning else "model"))
     effective = settings.model_copy(update={"demo": True})
     effective._environ = environ
     return fake, effective
