@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 AGENTS := tests/agents
 AGENTS_STAMP := $(AGENTS)/node_modules/.installed
 
-.PHONY: setup agents serve test bench fake-upstream clean
+.PHONY: setup agents browser serve test bench fake-upstream clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,17 @@ $(AGENTS_STAMP): $(AGENTS)/package.json $(AGENTS)/package-lock.json
 		npm ci --prefix $(AGENTS) --no-audit --no-fund --loglevel=error && touch $@; \
 	else echo "npm not found: the agent CLI tests will skip"; fi
 
+# Headless Chromium for the console's browser tests (tests/test_console_browser.py), from
+# Debian's packages: Playwright drives /usr/bin/chromium and never downloads a browser.
+# A no-op when it is there; without root or apt-get the tests skip (fail under CI=true).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium for the console's browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "could not install chromium: the console's browser tests will skip"; \
+	else echo "no /usr/bin/chromium (install Debian's chromium as root): the console's browser tests will skip"; fi
+
 $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -31,7 +42,7 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 serve: setup
 	$(BIN)/synaxis serve
 
-test: setup agents
+test: setup agents browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -135,6 +136,10 @@ class UsageRecord(Base):
     """The ledger: one row per finished request, successful or not."""
 
     __tablename__ = "usage_records"
+    __table_args__ = (  # the console's request log: newest first, keyset-paginated (0002)
+        Index("ix_usage_records_created_at_id", "created_at", "id"),
+        Index("ix_usage_records_tenant_id_created_at_id", "tenant_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True

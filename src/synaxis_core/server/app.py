@@ -21,6 +21,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import Receive, Scope, Send
 
 from synaxis_core import __version__
+from synaxis_core.console import console_routes, template_config
+from synaxis_core.console.demo import DemoTraffic, console_banner, demo_settings
 from synaxis_core.plugins import Extensions, load_extensions
 from synaxis_core.server.admin import AdminController
 from synaxis_core.server.asgi import check_header_size
@@ -109,6 +111,7 @@ def create_app(
         if ext is None and wants_demo(settings, extensions):
             await extensions.aclose()
             fake, effective = await start_fake_upstream(settings, extensions)
+            effective = demo_settings(effective)  # an admin key for the console
             extensions = load_extensions(effective)
         opened = await Gateway.open(effective, ext=extensions)
         opened.demo = fake is not None
@@ -118,16 +121,22 @@ def create_app(
         if fake is not None:
             key = await demo_tenant_key(opened, demo_key_path(effective))
             print(banner(effective, extensions, key), file=sys.stderr, flush=True)
+            print(console_banner(effective), file=sys.stderr, flush=True)
+            traffic = DemoTraffic(app, opened)
+            traffic.start()
         try:
             yield
         finally:
+            if fake is not None:
+                await traffic.stop()
             await opened.close()
             if fake is not None:
                 await fake.astop()
 
     return GatewayApp(
         route_handlers=[chat_completions, create_message, count_message_tokens, create_response,
-                        list_models, own_usage, health, metrics, AdminController],
+                        list_models, own_usage, health, metrics, AdminController, *console_routes()],
+        template_config=template_config(),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         before_request=limit_headers,
