@@ -258,3 +258,98 @@ def test_httpx_info_logging_is_off_unless_configured():
         assert logger.level == logging.DEBUG
     finally:
         logger.setLevel(old)
+
+
+# --- malformed and oversized answers (any transport) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (b'{"choices": "abc"}', "'choices' is str"),
+        (b'{"choices": [{"index": 0, "delta": "abc"}]}', "'delta' is str"),
+        (b'{"choices": [{"index": 0, "delta": {"content": 42}}]}', "'delta.content' is int"),
+        (b'{"choices": [7]}', "a choice is int"),
+        (b'{"choices": [{"index": [0], "delta": {}}]}', "'index' is list"),
+        (b'{"choices": [{"delta": {"role": "assistant", "reasoning": {"x": 1}}}]}', "'delta.reasoning' is dict"),
+        (b'{"choices": [{"delta": {"role": "assistant", "tool_calls": [1]}}]}', "tool_calls"),
+    ],
+)
+async def test_stream_a_malformed_later_chunk_is_a_protocol_error(bad, message):
+    good = b'{"choices": [{"index": 0, "delta": {"content": "a"}}]}'
+    gen = make(lambda r: sse(good, bad)).stream(BODY)
+    assert (await anext(gen))["choices"][0]["delta"] == {"content": "a"}
+    with pytest.raises(UpstreamProtocolError, match="malformed stream chunk") as info:
+        await anext(gen)
+    assert message in info.value.message
+
+
+async def test_stream_chunks_the_gateway_can_read_pass():
+    chunks = [
+        b'{"choices": []}',
+        b'{"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1}}',
+        b'{"choices": [{"index": 0, "delta": null}]}',
+        b'{"choices": [{"index": 0, "delta": {"role": "assistant", "content": null, "reasoning_content": "r"}}]}',
+        b'{"choices": [{"index": 1, "delta": {"content": [{"type": "text", "text": "parts"}]}}]}',
+        b'{"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{"}}]}}]}',
+        b'{"choices": null, "usage": {"completion_tokens": 3}}',
+    ]
+    assert len([c async for c in make(lambda r: sse(*chunks)).stream(BODY)]) == len(chunks)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"choices": [1]}, "a choice is int"),
+        ({"choices": [{"message": "abc"}]}, "'message' is str"),
+        ({"choices": [{"message": {"role": "assistant", "content": 42}}]}, "'message.content' is int"),
+        ({"choices": "abc"}, "no 'choices'"),
+    ],
+)
+async def test_chat_a_malformed_response_is_a_protocol_error(body, message):
+    with pytest.raises(UpstreamProtocolError, match=message):
+        await make(lambda r: httpx.Response(200, json=body)).chat(BODY)
+
+
+async def test_chat_an_oversized_answer_is_a_protocol_error():
+    env = {"SYNAXIS_MAX_UPSTREAM_RESPONSE_BYTES": "1000"}
+    big = {**OK, "padding": "x" * 2000}
+    with pytest.raises(UpstreamProtocolError, match="larger than 1000 bytes"):
+        await make(lambda r: httpx.Response(200, json=big), env).chat(BODY)
+
+    class Endless(httpx.AsyncByteStream):  # no Content-Length, never ends
+        async def __aiter__(self):
+            while True:
+                yield b" " * 500
+
+    with pytest.raises(UpstreamProtocolError, match="larger than 1000 bytes"):
+        await make(lambda r: httpx.Response(200, stream=Endless()), env).chat(BODY)
+    assert (await make(lambda r: httpx.Response(200, json=OK), env).chat(BODY)) == OK
+    error = {"error": {"message": "m" * 5000}}  # an error body is cut, not refused
+    with pytest.raises(UpstreamError) as info:
+        await make(lambda r: httpx.Response(400, json=error), env).chat(BODY)
+    assert not isinstance(info.value, UpstreamProtocolError)
+
+
+async def test_stream_an_oversized_event_is_a_protocol_error():
+    env = {"SYNAXIS_MAX_SSE_EVENT_BYTES": "1000"}
+    huge = b'{"choices": [{"index": 0, "delta": {"content": "' + b"x" * 2000 + b'"}}]}'
+    with pytest.raises(UpstreamProtocolError, match="longer than 1000 bytes"):
+        async for _ in make(lambda r: sse(huge), env).stream(BODY):
+            pass
+
+
+async def test_stream_first_chunk_by_on_an_httpx_transport():
+    class KeepAlives(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            while True:
+                yield b": ping\n\n"
+                await asyncio.sleep(0.02)
+
+    loop = asyncio.get_running_loop()
+    provider = make(lambda r: httpx.Response(200, stream=KeepAlives()))
+    start = loop.time()
+    with pytest.raises(UpstreamTimeout, match="no first chunk within 0.2 s"):
+        async for _ in provider.stream(BODY, first_chunk_by=start + 0.2):
+            pass
+    assert loop.time() - start < 1.0

@@ -200,3 +200,39 @@ async def test_call_with_retries_does_not_retry_what_the_policy_does_not():
     with pytest.raises(ValueError):
         await call_with_retries(settings(3), bad)
     assert calls == 1
+
+
+async def test_call_with_retries_never_waits_past_the_deadline():
+    """A 5 s wait between tries, a deadline 0.2 s away: the wait is cut to the deadline
+    (the try after it sees the deadline passed and gives up)."""
+    from tenacity import wait_fixed
+
+    from synaxis_core.providers.retry import call_with_retries
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 0.2
+    calls: list[float] = []
+
+    async def flaky():
+        if loop.time() >= deadline:
+            raise TimeoutError
+        calls.append(loop.time())
+        raise httpx.ConnectError("refused")
+
+    start = loop.time()
+    with pytest.raises(TimeoutError):
+        await call_with_retries(settings(3), flaky, wait=wait_fixed(5), deadline=deadline)
+    assert len(calls) == 1 and loop.time() - start < 0.6
+
+
+async def test_chat_timeout_bounds_the_retries():
+    script = Script(httpx.ConnectError("refused"))
+    p = provider(script, retries=5)
+    from tenacity import wait_fixed
+
+    p.retry_wait = wait_fixed(5)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    with pytest.raises(UpstreamTimeout, match="no answer within 0.2 s"):
+        await p.chat(BODY, timeout=0.2)
+    assert script.calls == 1 and loop.time() - start < 0.6

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from synaxis_core.sse import DONE, SSEDecoder, aiter_sse
+from synaxis_core.sse import DEFAULT_MAX_EVENT_BYTES, DONE, SSEDecoder, SSEError, aiter_sse
 
 STREAM = (
     b": keep-alive\n\n"
@@ -75,3 +77,56 @@ def test_aiter_sse():
         return [event async for event in aiter_sse(chunks())]
 
     assert asyncio.run(collect()) == [(None, b"1"), (None, b"2"), (None, DONE)]
+
+
+# --- bounded work ------------------------------------------------------------------------------
+
+
+def test_a_line_without_newline_past_the_cap_raises():
+    decoder = SSEDecoder(max_event_bytes=1000)
+    decoder.feed(b"data: ")
+    with pytest.raises(SSEError, match="line longer than 1000 bytes"):
+        for _ in range(100):
+            decoder.feed(b"x" * 100)
+
+
+def test_an_event_past_the_cap_raises_however_it_is_split():
+    many_lines = b"data: " + b"\ndata: ".join([b"x" * 10] * 200) + b"\n\n"  # 200 data lines, 2.2 KB
+    with pytest.raises(SSEError, match="event longer than 1000 bytes"):
+        SSEDecoder(max_event_bytes=1000).feed(many_lines)
+    with pytest.raises(SSEError, match="event longer than 1000 bytes"):
+        SSEDecoder(max_event_bytes=1000).feed(b"data: " + b"y" * 2000 + b"\n\n")  # one read, one line
+    with pytest.raises(SSEError, match="line longer"):
+        SSEDecoder(max_event_bytes=1000).feed(b": " + b"z" * 2000 + b"\n")  # a comment too
+    assert SSEDecoder(max_event_bytes=None).feed(many_lines) == [(None, b"\n".join([b"x" * 10] * 200))]
+    assert SSEDecoder(max_event_bytes=2500).feed(many_lines) == [(None, b"\n".join([b"x" * 10] * 200))]
+
+
+def test_the_default_cap():
+    assert DEFAULT_MAX_EVENT_BYTES == 4 * 1024 * 1024
+    decoder = SSEDecoder()
+    with pytest.raises(SSEError):
+        for _ in range(70):
+            decoder.feed(b"a" * 65536)
+
+
+def test_a_long_line_costs_linear_time():
+    """50 MB of one line in 16 KiB reads, then its newline: one join, not one per read
+    (appending each read to the tail copied ~80 GB for this input)."""
+    piece = b"x" * 16384
+    decoder = SSEDecoder(max_event_bytes=None)
+    start = time.perf_counter()
+    decoder.feed(b"data: ")
+    for _ in range(50 * 1024 * 1024 // len(piece)):
+        decoder.feed(piece)
+    (event,) = decoder.feed(b"\n\n")
+    assert len(event[1]) == 50 * 1024 * 1024
+    assert time.perf_counter() - start < 2.0
+
+
+def test_many_data_lines_cost_linear_time():
+    lines = b"data: x\n" * 200_000 + b"\n"
+    start = time.perf_counter()
+    ((_, data),) = SSEDecoder(max_event_bytes=None).feed(lines)
+    assert data == b"\n".join([b"x"] * 200_000)
+    assert time.perf_counter() - start < 1.0

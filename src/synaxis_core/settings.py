@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     max_connections: int = 512
     upstream_retries: int = 2
     """Quick retries of connection errors and 502/503/504 inside one attempt."""
+    max_upstream_response_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    """The longest non-streamed upstream answer read (beyond: ``upstream_protocol_error``,
+    a failure that counts for health); the body is never held whole past it."""
+    max_sse_event_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    """The longest line or event of an upstream stream (same error beyond)."""
 
     # server
     max_body_bytes: int = 4 * 1024 * 1024

@@ -8,6 +8,12 @@ compares against ``DONE``.
 
 At the end of the stream, an event not terminated by a blank line is discarded (it may
 be cut in half), except ``data: [DONE]``, which some servers send without the blank line.
+
+Bounded work: a line or an event longer than ``max_event_bytes`` raises ``SSEError``
+(the provider turns it into ``UpstreamProtocolError``), and the cost stays linear in
+the bytes fed however a long line is split: an unterminated line is kept in pieces and
+joined once, when its newline arrives (appending each read to the tail made a 50 MB
+line without a newline cost seconds of event loop).
 """
 
 from __future__ import annotations
@@ -17,55 +23,105 @@ from typing import AsyncIterable, AsyncIterator
 import msgspec
 
 DONE = b"[DONE]"
+DEFAULT_MAX_EVENT_BYTES = 4 * 1024 * 1024
+"""The decoder's default cap on one line and on one event's data (``settings.max_sse_event_bytes``)."""
 
 SSEEvent = tuple[bytes | None, bytes]
 """``(event name or None, data)``."""
 
 
+class SSEError(ValueError):
+    """The stream breaks the decoder's limits (a line or an event too long)."""
+
+
 class SSEDecoder:
-    """Incremental decoder: ``feed`` bytes as they arrive, ``close`` at the end."""
+    """Incremental decoder: ``feed`` bytes as they arrive, ``close`` at the end.
 
-    __slots__ = ("_tail", "_data", "_event")
+    ``max_event_bytes`` caps a line and an event's data (None: no cap).
+    """
 
-    def __init__(self) -> None:
-        self._tail = b""
-        self._data: bytes | None = None
+    __slots__ = ("_parts", "_held", "_data", "_more", "_size", "_event", "_limit")
+
+    def __init__(self, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._parts: list[bytes] = []  # the unterminated last line, in pieces
+        self._held = 0  # its length
+        self._data: bytes | None = None  # the event's first data line
+        self._more: list[bytes] | None = None  # all its data lines, once there are several
+        self._size = 0  # the event's data bytes so far
         self._event: bytes | None = None
+        self._limit = max_event_bytes if max_event_bytes else 1 << 62
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        """The events completed by ``chunk`` (usually zero or one per network read)."""
-        buffer = self._tail + chunk if self._tail else chunk
+        """The events completed by ``chunk`` (usually zero or one per network read).
+
+        Raises ``SSEError`` when a line or an event grows past the cap.
+        """
+        if b"\n" not in chunk:
+            if chunk:
+                self._hold(chunk)
+            return []
+        if self._parts:
+            self._parts.append(chunk)
+            buffer = b"".join(self._parts)
+            self._parts = []
+            self._held = 0
+        else:
+            buffer = chunk
         lines = buffer.split(b"\n")
-        self._tail = lines.pop()
+        tail = lines.pop()
         events: list[SSEEvent] = []
         for line in lines:
             self._line(line, events)
+        if tail:
+            self._hold(tail)
         return events
 
     def close(self) -> list[SSEEvent]:
         """The stream ended: a final unterminated ``[DONE]``, or nothing."""
         events: list[SSEEvent] = []
-        if self._tail:
-            tail, self._tail = self._tail, b""
+        if self._parts:
+            tail = b"".join(self._parts)
+            self._parts, self._held = [], 0
             self._line(tail, events)
-        if self._data is not None and self._data.strip() == DONE:
+        data = self._data if self._more is None else b"\n".join(self._more)
+        if data is not None and data.strip() == DONE:
             events.append((self._event, DONE))
-        self._data = self._event = None
+        self._data = self._more = self._event = None
+        self._size = 0
         return events
+
+    def _hold(self, piece: bytes) -> None:
+        self._held += len(piece)
+        if self._held > self._limit:
+            raise SSEError(f"stream line longer than {self._limit} bytes (SYNAXIS_MAX_SSE_EVENT_BYTES)")
+        self._parts.append(piece)
 
     def _line(self, line: bytes, events: list[SSEEvent]) -> None:
         if line.endswith(b"\r"):
             line = line[:-1]
         if not line:
             if self._data is not None:
-                events.append((self._event, self._data))
-            self._data = self._event = None
+                data = self._data if self._more is None else b"\n".join(self._more)
+                events.append((self._event, data))
+                self._data = self._more = None
+                self._size = 0
+            self._event = None
             return
         if line.startswith(b"data:"):
             value = line[6:] if line[5:6] == b" " else line[5:]
-            self._data = value if self._data is None else self._data + b"\n" + value
+            self._size += len(value) + 1
+            if self._size > self._limit:
+                raise SSEError(f"stream event longer than {self._limit} bytes (SYNAXIS_MAX_SSE_EVENT_BYTES)")
+            if self._data is None:
+                self._data = value
+            elif self._more is None:
+                self._more = [self._data, value]
+            else:
+                self._more.append(value)
         elif line.startswith(b"event:"):
             self._event = line[6:].strip() or None
+        elif len(line) > self._limit:  # one read can hold a whole line: caps comments too
+            raise SSEError(f"stream line longer than {self._limit} bytes (SYNAXIS_MAX_SSE_EVENT_BYTES)")
         # comments (":..."), "id:", "retry:" and unknown fields are ignored
 
 

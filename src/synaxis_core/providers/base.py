@@ -7,12 +7,20 @@ what its upstream does differently: ``normalize_response`` / ``normalize_chunk``
 ``GET /models``). The calls themselves live here:
 
 - ``await chat(body, timeout=...)`` -> the OpenAI response dict;
-- ``async for chunk in stream(body, timeout=...)`` -> chunk dicts until ``[DONE]``;
+- ``async for chunk in stream(body, timeout=..., first_chunk_by=...)`` -> chunk dicts
+  until ``[DONE]``;
 - ``await discover()`` -> the chat models ``/models`` lists;
 - ``await aclose()`` on shutdown.
 Failures raise ``synaxis_core.errors.UpstreamError`` subclasses (see
 ``upstream_errors``). Connection failures and 502/503/504 are retried quickly inside
 the call (``retry``); nothing else is.
+
+Every deadline (a call's, a stream's first chunk, a stall) fires at its time, or as
+soon as a busy event loop gets to it, and cancelling or closing a call drops its
+upstream connection at once (``providers.http.guarded``). Answers are validated
+cheaply (a type check per field the gateway reads) and bounded
+(``settings.max_upstream_response_bytes``, ``settings.max_sse_event_bytes``): bad or
+oversized data is an ``UpstreamProtocolError``, a failure that counts for health.
 """
 
 from __future__ import annotations
@@ -34,15 +42,17 @@ from synaxis_core.errors import (
 )
 from synaxis_core.providers.discovery import generic_entry, parse_model_list
 from synaxis_core.providers.http import (
-    DirectResponse,
+    ResponseTooLarge,
     TransportChoice,
+    UpstreamResponse,
     create_client,
     direct_send,
+    httpx_send,
     read_capped,
     timeout_for,
 )
 from synaxis_core.providers.retry import RETRY_STATUSES, RetryableStatus, call_with_retries
-from synaxis_core.sse import DONE, SSEDecoder
+from synaxis_core.sse import DONE, SSEDecoder, SSEError
 from synaxis_core.providers.upstream_errors import (
     as_model_unavailable,
     error_from_event,
@@ -162,8 +172,12 @@ class OpenAICompatibleProvider:
 
         Every field is sent as given, except that ``stream``/``stream_options`` are
         dropped when ``stream`` is true. ``timeout`` (default ``self.timeout_s``) bounds
-        the whole call, quick retries included. Returns the response normalised to the
-        OpenAI shape; raises an ``UpstreamError`` subclass on failure.
+        the whole call, quick retries included, on pyreqwest's own timer (it fires on
+        time even while the event loop is busy). Returns the response normalised to the
+        OpenAI shape; raises an ``UpstreamError`` subclass on failure
+        (``UpstreamTimeout`` past the deadline, ``UpstreamProtocolError`` for an answer
+        that is not JSON, has the wrong shape or is longer than
+        ``settings.max_upstream_response_bytes``).
         """
         self._require_key()
         if body.get("stream"):
@@ -177,39 +191,67 @@ class OpenAICompatibleProvider:
         except TimeoutError:
             raise UpstreamTimeout(f"{self.name}: no answer within {limit:g} s", provider=self.name) from None
         data = self._json(response.content)
-        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+        if data.__class__ is not dict or data.get("choices").__class__ is not list:
             if isinstance(data, dict) and data.get("error"):
                 raise self.normalize_error(error_from_event(data, provider=self.name, secrets=self._secrets()))
             raise UpstreamProtocolError(f"{self.name}: response has no 'choices'", provider=self.name)
-        return self.normalize_response(data)
+        data = self.normalize_response(data)
+        problem = _response_problem(data)
+        if problem is not None:
+            raise UpstreamProtocolError(f"{self.name}: malformed response: {problem}", provider=self.name)
+        return data
 
-    async def stream(self, body: dict[str, Any], *, timeout: float | None = None) -> AsyncIterator[dict[str, Any]]:
+    async def stream(
+        self, body: dict[str, Any], *, timeout: float | None = None, first_chunk_by: float | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         """POST ``/chat/completions`` with ``stream: true``; yield each chunk as a dict.
 
         The request is made on the first ``__anext__``, so HTTP errors surface there.
-        ``timeout`` bounds the wait for the response headers and each gap between
-        reads (a stall), not the whole stream. Raises an ``UpstreamError`` subclass for
-        an error event or invalid JSON, ``UpstreamProtocolError`` when the stream ends
-        without ``[DONE]`` or the connection is cut, ``UpstreamTimeout`` on a stall.
-        Close the generator (``contextlib.aclosing``) to release the connection early.
+        ``timeout`` (default ``self.timeout_s``) bounds the wait for the response
+        headers and each gap between reads (a stall), not the whole stream.
+        ``first_chunk_by`` (``asyncio.get_running_loop().time()``, or None) is when the
+        first chunk must have arrived (quick retries included). Every deadline fires on
+        time, or as soon as a busy event loop gets to it, as ``UpstreamTimeout``.
+
+        Raises an ``UpstreamError`` subclass for an error event; ``UpstreamProtocolError``
+        for invalid JSON, a malformed chunk, an event longer than
+        ``settings.max_sse_event_bytes``, a stream that ends without ``[DONE]`` or a cut
+        connection. Closing the generator (``aclose()``, ``contextlib.aclosing``) or
+        cancelling a task blocked in ``__anext__`` drops the upstream connection at once.
         """
         self._require_key()
         payload = body if body.get("stream") is True else {**body, "stream": True}
         limit = timeout or self.timeout_s
-        response = await self._send("POST", "/chat/completions", self._body(payload), limit, stream=True)
-        decoder = SSEDecoder()
+        loop = asyncio.get_running_loop()
+        first_by = first_chunk_by
+        started = loop.time()
+        try:
+            response = await self._send(
+                "POST", "/chat/completions", self._body(payload), limit, stream=True, deadline=first_by
+            )
+        except TimeoutError:
+            raise self._stream_timeout(first_by, started, limit, loop) from None
+        decoder = SSEDecoder(self.settings.max_sse_event_bytes)
         try:
             try:
-                async for raw in response.aiter_bytes():
+                while (raw := await response.read(first_by)) is not None:
                     for event, data in decoder.feed(raw):
                         if data.startswith(DONE):
                             return
-                        yield self._chunk(event, data)
+                        chunk = self._chunk(event, data)
+                        first_by = None
+                        yield chunk
+                    if first_by is not None and loop.time() >= first_by:  # data, but no chunk yet
+                        raise TimeoutError
+                for _event, data in decoder.close():
+                    if data.startswith(DONE):
+                        return
             except httpx.HTTPError as exc:
                 raise error_from_exception(exc, provider=self.name, in_stream=True) from exc
-            for _event, data in decoder.close():
-                if data.startswith(DONE):
-                    return
+            except TimeoutError:
+                raise self._stream_timeout(first_by, started, limit, loop) from None
+            except SSEError as exc:
+                raise UpstreamProtocolError(f"{self.name}: {exc}", provider=self.name) from None
             raise UpstreamProtocolError(f"{self.name}: stream ended without [DONE]", provider=self.name)
         finally:
             await response.aclose()
@@ -275,11 +317,24 @@ class OpenAICompatibleProvider:
 
     def _chunk(self, event: bytes | None, data: bytes) -> dict[str, Any]:
         chunk = self._json(data)
-        if not isinstance(chunk, dict):
+        if chunk.__class__ is not dict:
             raise UpstreamProtocolError(f"{self.name}: stream event is not a JSON object", provider=self.name)
         if event == b"error" or chunk.get("error"):
             raise self.normalize_error(error_from_event(chunk, provider=self.name, secrets=self._secrets()))
-        return self.normalize_chunk(chunk)
+        chunk = self.normalize_chunk(chunk)
+        problem = _chunk_problem(chunk)
+        if problem is not None:
+            raise UpstreamProtocolError(f"{self.name}: malformed stream chunk: {problem}", provider=self.name)
+        return chunk
+
+    def _stream_timeout(
+        self, first_by: float | None, started: float, limit: float, loop: asyncio.AbstractEventLoop
+    ) -> UpstreamTimeout:
+        if first_by is not None and loop.time() >= first_by:
+            message = f"{self.name}: no first chunk within {max(0.0, first_by - started):.3g} s"
+        else:
+            message = f"{self.name}: stream stalled (no data for {limit:g} s)"
+        return UpstreamTimeout(message, provider=self.name)
 
     def _status_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
         cap = self.settings.retry_after_cap_s
@@ -297,15 +352,17 @@ class OpenAICompatibleProvider:
         *,
         stream: bool,
         deadline: float | None = None,
-    ) -> httpx.Response | DirectResponse:
+    ) -> UpstreamResponse:
         """Send with the quick-retry policy; return a 2xx response or raise.
 
         On the default pyreqwest transport the request goes straight to the pyreqwest
         client (``providers.http.direct_send``, with the client's timeouts: connect, and
-        ``self.timeout_s`` between reads); on any other transport through httpx.
-        ``deadline`` (event-loop time) bounds every attempt, retries included
-        (``TimeoutError`` when it has passed); pyreqwest keeps it on its own timer: an
-        ``asyncio.timeout`` costs ~4 µs a call.
+        ``self.timeout_s`` between reads); on any other transport through httpx
+        (``httpx_send``). ``timeout_s`` bounds each gap between reads. ``deadline``
+        (event-loop time) bounds every try, the waits between them included
+        (``TimeoutError`` when it has passed): the whole call when not streamed, on
+        pyreqwest's own timer; the response headers of a stream. A non-streamed body is
+        read whole, at most ``settings.max_upstream_response_bytes``.
         """
         client = self.client()
         headers = {"content-type": "application/json"} if content is not None else {}
@@ -313,38 +370,108 @@ class OpenAICompatibleProvider:
             headers["accept"] = "text/event-stream"
         target = self.base_url + path
         direct_headers = {**self._base_headers, **headers}
+        max_bytes = self.settings.max_upstream_response_bytes
 
         loop = asyncio.get_running_loop()
 
-        async def send() -> httpx.Response | DirectResponse:
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
+        async def send() -> UpstreamResponse:
+            if deadline is not None and deadline <= loop.time():
                 raise TimeoutError
-            response = await direct_send(
-                client, method, target, content, direct_headers,
-                stream=stream, read_timeout_s=timeout_s, total_s=remaining,
+            response: UpstreamResponse | None = await direct_send(
+                client, method, target, content, direct_headers, stream=stream, read_timeout_s=timeout_s,
+                deadline=deadline, max_bytes=max_bytes, error_bytes=ERROR_BODY_LIMIT,
             )
             if response is None:  # a transport other than pyreqwest's (httpx's own, a mock)
                 url = self._urls.get(target) or self._urls.setdefault(target, httpx.URL(target))
                 request = client.build_request(
                     method, url, content=content, headers=headers, timeout=timeout_for(self.settings, timeout_s)
                 )
-                async with asyncio.timeout(remaining):
-                    response = await client.send(request, stream=stream)
+                response = await httpx_send(
+                    client, request, stream=stream, deadline=deadline, max_bytes=max_bytes, error_bytes=ERROR_BODY_LIMIT
+                )
             if response.is_success:
                 return response
-            body = await read_capped(response, ERROR_BODY_LIMIT) if stream else response.content
-            await response.aclose()
+            if stream:
+                try:
+                    body = await read_capped(response, ERROR_BODY_LIMIT)
+                finally:
+                    await response.aclose()
+            else:
+                body = response.content
             if response.status_code in RETRY_STATUSES:
                 raise RetryableStatus(response.status_code, response.headers, body)
             raise self._status_error(response.status_code, response.headers, body)
 
         try:
-            return await call_with_retries(self.settings, send, wait=self.retry_wait)
+            return await call_with_retries(self.settings, send, wait=self.retry_wait, deadline=deadline)
         except RetryableStatus as exc:
             raise self._status_error(exc.status, exc.headers, exc.body) from None
         except httpx.HTTPError as exc:
             raise error_from_exception(exc, provider=self.name) from exc
+        except ResponseTooLarge as exc:
+            raise UpstreamProtocolError(f"{self.name}: {exc}", provider=self.name) from None
 
+
+def _chunk_problem(chunk: dict[str, Any]) -> str | None:
+    """What makes a stream chunk unusable (None: nothing). Only what the gateway reads:
+    ``choices`` a list of objects, each ``index`` an integer, ``delta`` an object whose
+    ``content`` is text, null or a list of parts, ``reasoning_content``/``reasoning``
+    text or null, ``tool_calls`` a list of objects. A few type checks per choice
+    (0.3 µs for the usual chunk): a schema library per chunk would cost more than the
+    rest of the chunk's handling."""
+    choices = chunk.get("choices")
+    if choices.__class__ is not list:
+        return None if choices is None else f"'choices' is {type(choices).__name__}, not a list"
+    for choice in choices:
+        if choice.__class__ is not dict:
+            return f"a choice is {type(choice).__name__}, not an object"
+        delta = choice.get("delta")
+        if delta.__class__ is dict:
+            content = delta.get("content")
+            if content.__class__ is not str and content is not None and content.__class__ is not list:
+                return f"'delta.content' is {type(content).__name__}, not text"
+            if len(delta) > 1:  # the usual delta is {"content": "..."}: nothing more to look at
+                problem = _more_problem(delta, "delta")
+                if problem is not None:
+                    return problem
+        elif delta is not None:
+            return f"'delta' is {type(delta).__name__}, not an object"
+        index = choice.get("index")
+        if index.__class__ is not int and index is not None:
+            return f"'index' is {type(index).__name__}, not an integer"
+    return None
+
+
+def _response_problem(data: dict[str, Any]) -> str | None:
+    """``_chunk_problem`` for a whole response: ``choices[i].message`` instead of ``delta``."""
+    choices = data.get("choices")
+    if choices.__class__ is not list:
+        return f"'choices' is {type(choices).__name__}, not a list"
+    for choice in choices:
+        if choice.__class__ is not dict:
+            return f"a choice is {type(choice).__name__}, not an object"
+        message = choice.get("message")
+        if message is None:
+            continue
+        if message.__class__ is not dict:
+            return f"'message' is {type(message).__name__}, not an object"
+        content = message.get("content")
+        if content.__class__ is not str and content is not None and content.__class__ is not list:
+            return f"'message.content' is {type(content).__name__}, not text"
+        problem = _more_problem(message, "message")
+        if problem is not None:
+            return problem
+    return None
+
+
+def _more_problem(message: dict[str, Any], where: str) -> str | None:
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if value is not None and value.__class__ is not str:
+            return f"'{where}.{key}' is {type(value).__name__}, not text"
+    calls = message.get("tool_calls")
+    if calls is not None and (calls.__class__ is not list or any(c.__class__ is not dict for c in calls)):
+        return f"'{where}.tool_calls' is not a list of objects"
+    return None
 
 Provider = OpenAICompatibleProvider

@@ -88,22 +88,38 @@ T = TypeVar("T")
 
 
 class _Continued(wait_base):
-    """The policy's wait for tries counted after ``done`` tries made outside tenacity."""
+    """The policy's wait for tries counted after ``done`` tries made outside tenacity,
+    never past ``deadline`` (event-loop time): the try after it fails at once."""
 
-    def __init__(self, inner: wait_base, done: int) -> None:
+    def __init__(self, inner: wait_base, done: int, deadline: float | None = None) -> None:
         self.inner = inner
         self.done = done
+        self.deadline = deadline
 
     def __call__(self, retry_state: RetryCallState) -> float:
         shifted = copy.copy(retry_state)
         shifted.attempt_number += self.done
-        return self.inner(shifted)
+        return _capped(self.inner(shifted), self.deadline)
+
+
+def _capped(wait: float, deadline: float | None) -> float:
+    if deadline is None:
+        return wait
+    return max(0.0, min(wait, deadline - asyncio.get_running_loop().time()))
 
 
 async def call_with_retries(
-    settings: Settings, send: Callable[[], Awaitable[T]], *, wait: wait_base | None = None
+    settings: Settings,
+    send: Callable[[], Awaitable[T]],
+    *,
+    wait: wait_base | None = None,
+    deadline: float | None = None,
 ) -> T:
-    """``await send()`` under the policy: the first try direct, the retries through tenacity."""
+    """``await send()`` under the policy: the first try direct, the retries through tenacity.
+
+    ``deadline`` (event-loop time, or None) caps each wait between tries: a wait never
+    outlasts it (``send`` itself says ``TimeoutError`` once it has passed).
+    """
     try:
         return await send()
     except Exception as exc:
@@ -112,5 +128,5 @@ async def call_with_retries(
         log.info("upstream call failed (%s), retry 1", exc)
     policy = wait if wait is not None else DEFAULT_WAIT
     first = RetryCallState(None, None, (), {})  # attempt_number 1: the try that just failed
-    await asyncio.sleep(policy(first))
-    return await retrying(settings, wait=_Continued(policy, 1), tries=settings.upstream_retries)(send)
+    await asyncio.sleep(_capped(policy(first), deadline))
+    return await retrying(settings, wait=_Continued(policy, 1, deadline), tries=settings.upstream_retries)(send)

@@ -212,10 +212,15 @@ class Router:
         """
 
         async def call(d: Deployment, seconds: float) -> tuple[dict[str, Any], AsyncIterator[dict[str, Any]]]:
-            stream = d.provider.stream({**body, "model": d.upstream_id}, timeout=d.provider.timeout_s)
+            # the provider keeps the first-chunk deadline itself: it fires on time even when
+            # the event loop was busy across it (an asyncio.timeout around a pyreqwest read
+            # can lose its cancellation: see providers.http.guarded)
+            first_chunk_by = asyncio.get_running_loop().time() + seconds
+            stream = d.provider.stream(
+                {**body, "model": d.upstream_id}, timeout=d.provider.timeout_s, first_chunk_by=first_chunk_by
+            )
             try:
-                async with asyncio.timeout(seconds):  # until the first chunk
-                    return await anext(stream), stream
+                return await anext(stream), stream
             except BaseException:
                 await close_quietly(stream)
                 raise
