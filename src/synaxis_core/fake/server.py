@@ -12,6 +12,7 @@ The base of `FakeUpstream`; a subclass provides `make_app` and `banner`::
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 from typing import TypeVar
 
@@ -104,21 +105,24 @@ class BackgroundServer:
             thread.join(timeout=10)
 
     def serve_forever(self) -> None:
-        """Serve in the foreground, print `banner`, and return on Ctrl-C."""
+        """Serve in the foreground, print `banner`, and return on Ctrl-C or SIGTERM, after
+        printing ``stopped`` once the server is closed."""
 
         async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):  # before the banner: a signal
+                loop.add_signal_handler(signum, stop.set)  # sent once it is read is handled
             await self.astart()
             for line in self.banner():
                 print(line, flush=True)
             try:
-                await asyncio.Event().wait()
+                await stop.wait()
             finally:
                 await self.astop()
+            print("stopped", flush=True)
 
-        try:
-            asyncio.run(main())
-        except KeyboardInterrupt:
-            pass
+        asyncio.run(main())
 
     def __enter__(self: S) -> S:
         return self.start()
