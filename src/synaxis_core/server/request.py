@@ -12,6 +12,7 @@ from typing import Any, Literal
 import msgspec
 
 from synaxis_core.errors import InvalidRequest
+from synaxis_core.server.edge import decode_json_object
 from synaxis_core.types import ChatRequest
 
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
@@ -36,24 +37,12 @@ class _ChatRequest(msgspec.Struct):
     n: int | None = None
 
 
-_decoder = msgspec.json.Decoder()
 
 MAX_OUTPUT_ESTIMATE = 1_000_000
 
 
 def decode_chat_request(raw: bytes, reasoning_mode: str = "separate") -> ChatRequest:
-    if not raw:
-        raise InvalidRequest("The request body is empty; send a JSON object with `model` and `messages`")
-    try:
-        body = _decoder.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
-    except UnicodeDecodeError:  # msgspec raises it (not DecodeError) for invalid UTF-8
-        raise InvalidRequest("The request body is not valid UTF-8 JSON") from None
-    except RecursionError:
-        raise InvalidRequest("The request body is nested too deeply") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object with `model` and `messages`")
+    body = decode_json_object(raw, "`model` and `messages`")
     for name in ("model", "messages"):
         if name not in body:
             raise InvalidRequest(f"Missing required parameter: '{name}'", param=name, code="missing_required_parameter")
