@@ -102,3 +102,42 @@ def redis_url() -> str:
     except Exception as exc:  # noqa: BLE001
         _unavailable(f"Redis at {REDIS_URL}", exc)
     return REDIS_URL
+
+
+@pytest.fixture
+def handler_deployment(tmp_path, sqlite_url):
+    """``async with handler_deployment(handler, provider=..., model=..., timeout_s=...) as h``:
+    a gateway (``gateway_harness``) whose only deployment comes from a config file and is
+    served by ``handler``, an aiohttp handler of ``POST /v1/chat/completions`` on a loopback
+    port: for upstream answers the fake upstream does not script."""
+    from contextlib import asynccontextmanager
+
+    from aiohttp import web
+
+    from synaxis_core.fake import FakeUpstream
+    from synaxis_core.testing.gateway import gateway_harness
+
+    @asynccontextmanager
+    async def serve(handler, *, provider: str = "mockai", model: str = "mock-model", timeout_s: float | None = None):
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", handler)
+        runner = web.AppRunner(app, handler_cancellation=True)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        timeout = f"timeout_s = {timeout_s}\n" if timeout_s is not None else ""
+        config = tmp_path / f"{provider}.toml"
+        config.write_text(
+            f'[[providers]]\nname = "{provider}"\nbase_url = "http://127.0.0.1:{port}/v1"\n{timeout}\n'
+            f'[[providers.models]]\nid = "{model}"\nupstream_id = "{provider}/{model}"\n'
+        )
+        try:
+            async with FakeUpstream() as fake, gateway_harness(
+                fake, database_url=sqlite_url, providers=(), environ={"SYNAXIS_CONFIG": str(config)}
+            ) as harness:
+                yield harness
+        finally:
+            await runner.cleanup()
+
+    return serve

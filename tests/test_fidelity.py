@@ -75,38 +75,16 @@ UPSTREAM_400 = {"error": {"message": "messages[0].content must not be empty", "t
 
 
 @pytest.fixture
-async def mock_openai(tmp_path, sqlite_url):
-    """A gateway whose only deployment (a config-file one) is an upstream that answers 400
-    with OpenAI's full error body."""
+async def mock_openai(handler_deployment):
+    """A gateway whose only deployment is an upstream that answers 400 with OpenAI's full
+    error body."""
     from aiohttp import web
 
     async def chat(_: web.Request) -> web.Response:
         return web.json_response(UPSTREAM_400, status=400)
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    config = tmp_path / "synaxis.toml"
-    config.write_text(f"""
-[[providers]]
-name = "mockai"
-base_url = "http://127.0.0.1:{port}/v1"
-
-[[providers.models]]
-id = "mock-model"
-upstream_id = "mock/model"
-""")
-    try:
-        async with FakeUpstream() as fake, gateway_harness(
-            fake, database_url=sqlite_url, providers=(), environ={"SYNAXIS_CONFIG": str(config)}
-        ) as harness:
-            yield harness
-    finally:
-        await runner.cleanup()
+    async with handler_deployment(chat) as harness:
+        yield harness
 
 
 @pytest.mark.parametrize("stream", [False, True])

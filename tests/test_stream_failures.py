@@ -12,8 +12,6 @@ import time
 import pytest
 from aiohttp import web
 
-from synaxis_core.fake import FakeUpstream
-from synaxis_core.testing.gateway import gateway_harness
 from synaxis_core.testing.waiting import wait_until
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
@@ -24,8 +22,8 @@ MALFORMED = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model
 
 
 @pytest.fixture
-async def upstream(tmp_path, sqlite_url):
-    """A gateway whose one deployment (config file, 0.5 s timeout) streams as ``mode`` says."""
+async def upstream(handler_deployment):
+    """A gateway whose one deployment (0.5 s timeout) streams as ``mode`` says."""
     mode = {"now": "silent"}
 
     async def chat(request: web.Request) -> web.StreamResponse:
@@ -38,31 +36,8 @@ async def upstream(tmp_path, sqlite_url):
         await response.write(b"data: [DONE]\n\n")
         return response
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
-    runner = web.AppRunner(app, handler_cancellation=True)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    config = tmp_path / "synaxis.toml"
-    config.write_text(f"""
-[[providers]]
-name = "dripper"
-base_url = "http://127.0.0.1:{port}/v1"
-timeout_s = {TIMEOUT_S}
-
-[[providers.models]]
-id = "drip-model"
-upstream_id = "drip/model"
-""")
-    try:
-        async with FakeUpstream() as fake, gateway_harness(
-            fake, database_url=sqlite_url, providers=(), environ={"SYNAXIS_CONFIG": str(config)}
-        ) as h:
-            yield h, mode
-    finally:
-        await runner.cleanup()
+    async with handler_deployment(chat, provider="dripper", model="drip-model", timeout_s=TIMEOUT_S) as h:
+        yield h, mode
 
 
 async def ledger(h):
