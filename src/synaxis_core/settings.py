@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Annotated, Literal, Mapping
 
 from pydantic import Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     reasoning_mode: Literal["separate", "strip", "keep"] = "separate"
     demo: bool | None = None
     """Force demo mode on/off; unset: demo when no provider has a key."""
+    workers: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
+    """Gateway processes serving the one port (``synaxis serve --workers``); ``auto``: one
+    per core this process may run on. More than one needs Redis (see the next setting)."""
+    allow_per_process_limits: bool = False
+    """With several workers and no ``redis_url``, start anyway: each worker then keeps its
+    own limits, budgets, health and cool-downs (N workers admit up to N times an RPM)."""
 
     # health and routing
     failure_threshold: int = 3

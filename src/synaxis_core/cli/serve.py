@@ -1,8 +1,12 @@
-"""``synaxis serve``: run the gateway (migrations and the start-up sync run first)."""
+"""``synaxis serve``: run the gateway (migrations and the start-up sync run first).
+
+One process by default; ``--workers N`` (``SYNAXIS_WORKERS``, ``auto``: one per core)
+runs N on the one port (``cli.workers``).
+"""
 
 from __future__ import annotations
 
-import logging
+import sys
 
 import click
 
@@ -11,24 +15,46 @@ from synaxis_core.cli.common import load_settings, open_database, run
 from synaxis_core.settings import Settings
 
 
+class WorkersParam(click.ParamType):
+    """``--workers``: a number of processes (1 or more) or ``auto``."""
+
+    name = "N|auto"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        if value == "auto" or (isinstance(value, int) and value >= 1):
+            return value  # type: ignore[return-value]
+        if isinstance(value, str) and value.isdigit() and int(value) >= 1:
+            return int(value)
+        self.fail(f"{value!r} is neither a number of processes (1 or more) nor `auto`", param, ctx)
+
+
 @cli.command()
 @click.option("--host", help="Interface to listen on (default: SYNAXIS_HOST or 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default: SYNAXIS_PORT or 8000).")
 @click.option("--demo/--no-demo", default=None, help="Force demo mode on or off (default: on when no provider key is set).")
+@click.option(
+    "--workers", type=WorkersParam(),
+    help="Gateway processes on the port: a number, or `auto` for one per core (default: SYNAXIS_WORKERS "
+         "or 1). More than one needs SYNAXIS_REDIS_URL.",
+)
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
-def serve(host: str | None, port: int | None, demo: bool | None, log_level: str) -> None:
+def serve(host: str | None, port: int | None, demo: bool | None, workers: int | str | None, log_level: str) -> None:
     """Run the gateway: POST /v1/chat/completions and friends."""
+    from synaxis_core.cli.workers import check_workers, configure_logging, resolve_workers, serve_workers
+
+    options = (("host", host), ("port", port), ("demo", demo), ("workers", workers))
+    settings = load_settings().model_copy(update={k: v for k, v in options if v is not None})
+    count = resolve_workers(settings.workers)
+    check_workers(settings, count)
+    run(_check_services(settings))  # one line and exit 1, rather than a start-up traceback
+    configure_logging(log_level, workers=count)
+    if count > 1:
+        sys.exit(serve_workers(settings, count, log_level))  # the parent never imports the app
     import uvicorn
 
     from synaxis_core.server.app import create_app
     from synaxis_core.server.protocol import bounded_protocol
 
-    overrides = {k: v for k, v in (("host", host), ("port", port), ("demo", demo)) if v is not None}
-    settings = load_settings().model_copy(update=overrides)
-    run(_check_services(settings))  # one line and exit 1, rather than a start-up traceback
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -38,6 +64,7 @@ def serve(host: str | None, port: int | None, demo: bool | None, log_level: str)
         lifespan="on",
         # httptools with a deadline on the request's headers and body (uvicorn has none)
         http=bounded_protocol(settings.header_timeout_s, settings.body_timeout_s),
+        workers=1,  # not WEB_CONCURRENCY, which uvicorn would read (see --workers)
         # The client's address is the connection's peer (only the admin-key throttle reads
         # it): uvicorn need not rewrite it from X-Forwarded-For on every request (a
         # middleware layer less), nor advertise itself.

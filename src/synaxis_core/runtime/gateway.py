@@ -101,17 +101,20 @@ class Gateway:
     # --- lifecycle -------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, settings: Settings, *, ext: Extensions | None = None) -> "Gateway":
+    async def open(cls, settings: Settings, *, ext: Extensions | None = None, prepare: bool = True) -> "Gateway":
         """Check Redis, migrate, sync installed models, load the registry and keys, start the loops.
+
+        ``prepare=False`` skips the migration and the start-up sync: the workers of
+        ``synaxis serve --workers N`` do, their parent having run ``prepare`` once.
 
         :raises ConfigError: ``SYNAXIS_REDIS_URL`` is set but Redis does not answer.
         """
         backend = await open_backend(settings)
         ext = ext or load_extensions(settings)
         engine = create_engine(settings.database_url)
-        await upgrade(engine)
         sessions = session_factory(engine)
-        await sync_providers(sessions, ext)
+        if prepare:
+            await cls.prepare(engine, sessions, ext)
         gateway = cls(settings, ext, engine, sessions, backend)
         await gateway.reload_registry()
         await gateway.reload_auth()
@@ -119,6 +122,15 @@ class Gateway:
         gateway.ledger.start()
         gateway._loops = [asyncio.create_task(gateway._poll_loop()), asyncio.create_task(gateway._probe_loop())]
         return gateway
+
+    @staticmethod
+    async def prepare(engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], ext: Extensions) -> None:
+        """What ``open`` does first, once per start whatever the number of processes:
+        migrate the schema to the newest revision, then the start-up sync."""
+        await upgrade(engine)
+        report = await sync_providers(sessions, ext)
+        log.info("start-up sync: %d deployments added, %d updated, %d unchanged, %d deactivated",
+                 report.added, report.updated, report.unchanged, report.deactivated)
 
     async def close(self) -> None:
         for task in self._loops:

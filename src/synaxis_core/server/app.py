@@ -90,8 +90,11 @@ def create_app(
     *,
     ext: Extensions | None = None,
     gateway: Gateway | None = None,
+    prepare: bool = True,
 ) -> GatewayApp:
     """A gateway app. Its lifespan opens the ``Gateway`` (unless one is given) and closes it.
+    ``prepare=False``: without migrating and syncing (``Gateway.open``; a worker of
+    ``synaxis serve --workers N``, whose parent did both once).
 
     With no provider key configured the app runs in demo mode (see ``server.demo``):
     answers come from a built-in fake upstream, a ``demo`` tenant key is printed, and
@@ -113,7 +116,7 @@ def create_app(
             fake, effective = await start_fake_upstream(settings, extensions)
             effective = demo_settings(effective)  # an admin key for the console
             extensions = load_extensions(effective)
-        opened = await Gateway.open(effective, ext=extensions)
+        opened = await Gateway.open(effective, ext=extensions, prepare=prepare)
         opened.demo = fake is not None
         gc.collect()
         gc.freeze()  # the start-up objects (~100 MB of imports) are never scanned again
