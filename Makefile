@@ -4,12 +4,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := plugins/synthetic plugins/together plugins/nvidia plugins/modelsdev
+PLUGINS := plugins/synthetic plugins/together plugins/nvidia plugins/modelsdev plugins/jsonl
 STAMP := $(VENV)/.installed
 AGENTS := tests/agents
 AGENTS_STAMP := $(AGENTS)/node_modules/.installed
 
-.PHONY: setup agents browser serve test bench fake-upstream clean
+.PHONY: setup agents browser serve test bench fake-upstream clean docs docs-build
 
 setup: $(STAMP)
 
@@ -36,7 +36,7 @@ browser:
 $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]' $(addprefix -e ,$(PLUGINS))
+	$(BIN)/python -m pip install --quiet -e '.[test,docs]' $(addprefix -e ,$(PLUGINS))
 	touch $(STAMP)
 
 serve: setup
@@ -44,6 +44,14 @@ serve: setup
 
 test: setup agents browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The manual (docs/, mkdocs.yml): `make docs` serves it on http://127.0.0.1:8001 and rebuilds
+# as you edit; `make docs-build` builds it into site/ with --strict, as tests/test_docs.py does.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+docs-build: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 bench: setup
 	bash bench/setup.sh

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[1] / "src" / "synaxis_core"
-PLUGINS = ("synaxis_synthetic", "synaxis_together", "synaxis_nvidia", "synaxis_modelsdev")
+PLUGINS = ("synaxis_synthetic", "synaxis_together", "synaxis_nvidia", "synaxis_modelsdev", "synaxis_jsonl")
 
 RULES: list[tuple[str, tuple[str, ...], str]] = [
     # (room: a module path prefix under synaxis_core, forbidden import prefixes, why)
@@ -31,6 +31,10 @@ RULES: list[tuple[str, tuple[str, ...], str]] = [
     ("errors", ("sqlalchemy", "redis", "synaxis_core.db"), "errors know no storage"),
     ("runtime", ("litestar", "uvicorn", "starlette", "synaxis_core.server", "synaxis_core.testing"),
      "the runtime knows no HTTP framework"),
+    ("cache", ("sqlalchemy", "synaxis_core.db", "synaxis_core.runtime", "synaxis_core.routing",
+               "synaxis_core.server", "synaxis_core.plugins"), "the cache keeps answers; the pipeline decides"),
+    ("telemetry", ("sqlalchemy", "redis", "synaxis_core.db", "synaxis_core.runtime", "synaxis_core.routing",
+                   "synaxis_core.server", "synaxis_core.plugins"), "telemetry records what it is handed"),
     ("", PLUGINS, "the core never imports a plugin"),
     ("", ("synaxis_core.testing",), "production code never imports the test kit"),
 ]

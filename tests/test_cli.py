@@ -39,10 +39,11 @@ def test_upgrade_sync_and_models_json(database_url):
         } <= set(model)
 
 
-def test_plugins_lists_the_four_installed_plugins():
+def test_plugins_lists_the_five_installed_plugins():
     result = invoke(["plugins", "--json"])
     names = {p["name"]: p for p in json.loads(result.output)}
-    assert set(names) == {"synthetic", "together", "nvidia", "modelsdev"}
+    assert set(names) == {"synthetic", "together", "nvidia", "modelsdev", "jsonl"}
+    assert names["jsonl"]["hooks"] == ["register_observers"]
     assert names["modelsdev"]["package"] == "synaxis-modelsdev" and names["modelsdev"]["version"]
     assert "register_catalogs" in names["modelsdev"]["hooks"]
 

@@ -21,6 +21,7 @@ def test_the_register_hooks_exist():
     assert sorted(HOOKS) == [
         "register_catalogs",
         "register_fake_flavors",
+        "register_observers",
         "register_postprocessors",
         "register_providers",
         "register_scorers",

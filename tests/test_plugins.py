@@ -10,7 +10,7 @@ from synaxis_core.plugins import get_plugin_manager, load_extensions
 from synaxis_core.testing.plugin_manager import make_extensions, make_provider, make_settings
 from synaxis_core.types import ModelSpec
 
-INSTALLED = {"synthetic", "together", "nvidia", "modelsdev"}
+INSTALLED = {"synthetic", "together", "nvidia", "modelsdev", "jsonl"}
 
 
 def installed_names(pm) -> set[str]:

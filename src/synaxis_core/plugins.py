@@ -5,12 +5,15 @@ like an installed plugin. ``SYNAXIS_LOAD_PLUGINS`` selects installed plugins: un
 all, empty = none, ``a,b`` = only the entry points named ``a`` and ``b``.
 
 ``collect_extensions`` calls each ``register_*`` hook once, validates what comes back
-and returns it as ``Extensions``; a duplicate name is an error naming both plugins.
+and returns it as ``Extensions``; a duplicate name is an error naming both plugins. How
+the hooks are called (one implementation at a time, return values ignored, no hook
+wrappers): see ``hookspecs``.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from functools import partial
 from importlib.metadata import entry_points
@@ -25,6 +28,7 @@ from synaxis_core.fake.flavor import Flavor
 from synaxis_core.postprocess.base import PostProcessor
 from synaxis_core.providers.base import OpenAICompatibleProvider
 from synaxis_core.routing.scoring import Scorer
+from synaxis_core.runtime.observed import Observer
 from synaxis_core.settings import Settings
 from synaxis_core.types import ModelSpec
 
@@ -99,6 +103,8 @@ class Extensions:
     scorers: dict[str, Scorer] = field(default_factory=dict)
     fake_flavors: dict[str, Flavor] = field(default_factory=dict)
     """Flavour name (the provider it imitates) -> the fake upstream's ``Flavor``."""
+    observers: dict[str, Observer] = field(default_factory=dict)
+    """Observer name -> the ``Observer`` that gets every finished request's record."""
     models: dict[str, tuple[OpenAICompatibleProvider, ModelSpec]] = field(default_factory=dict)
     """Provider-model id -> (provider, spec), over every provider."""
     owners: dict[str, str] = field(default_factory=dict)
@@ -164,12 +170,22 @@ def _add_fake_flavor(ext: Extensions, flavor: Any, plugin: str) -> None:
     ext.fake_flavors[flavor.name] = flavor
 
 
+def _add_observer(ext: Extensions, observer: Any, plugin: str) -> None:
+    if not isinstance(observer, Observer):
+        raise PluginError(f"plugin {plugin!r} registered {observer!r}, which is not an Observer (a name and an observe)")
+    if not inspect.iscoroutinefunction(observer.observe):
+        raise PluginError(f"plugin {plugin!r}: observer {observer.name!r} needs an `async def observe(records)`")
+    ext.claim("observer", observer.name, plugin)
+    ext.observers[observer.name] = observer
+
+
 _HOOKS: tuple[tuple[str, Callable[[Extensions, Any, str], None]], ...] = (
     ("register_providers", _add_provider),
     ("register_catalogs", _add_catalog),
     ("register_postprocessors", _add_postprocessor),
     ("register_scorers", _add_scorer),
     ("register_fake_flavors", _add_fake_flavor),
+    ("register_observers", _add_observer),
 )
 
 

@@ -100,6 +100,47 @@ class Settings(BaseSettings):
     auth_failure_window_s: float = Field(default=60.0, gt=0)
     """...before further attempts are refused with 429 until the window frees."""
 
+    # response cache
+    cache_backend: Literal["auto", "memory", "redis"] = "auto"
+    """Where cached answers live: ``memory`` (this process, LRU), ``redis`` (shared by every
+    instance, under ``redis_prefix``; needs ``redis_url``), ``auto``: Redis when
+    ``redis_url`` is set, else memory. The cache is off until a tenant or a request turns
+    it on (``synaxis tenants limit T --cache-ttl N``, ``x-synaxis-cache: on``)."""
+    cache_ttl_s: int = Field(default=3600, ge=1, le=2_592_000)
+    """How long an answer stays cached when a request turns the cache on and neither the
+    request (``x-synaxis-cache-ttl``) nor its tenant (``cache_ttl_s``) says."""
+    cache_max_entries: int = Field(default=10_000, ge=1)
+    """The in-process cache keeps at most this many answers (least recently used out first)."""
+    cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    """...and at most this many bytes of them."""
+    cache_max_entry_bytes: int = Field(default=1024 * 1024, ge=1)
+    """An answer longer than this (as stored JSON) is not cached, in either backend."""
+
+    # tracing (OpenTelemetry)
+    otel_endpoint: str | None = None
+    """An OTLP/HTTP collector (``http://127.0.0.1:4318``; ``/v1/traces`` is added unless
+    given): turns tracing on. The standard ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` and
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` do too. Unset: no spans at all."""
+    otel_capture_content: bool = False
+    """Record the messages and the answer in the request span (``gen_ai.input.messages``,
+    ``gen_ai.output.messages``). Off: no message content is ever recorded."""
+
+    # observers (plugins' register_observers)
+    observe_bodies: bool = False
+    """Observers also get each request's body and its answer (in chat-completions terms).
+    Off: the ledger row only, and no body is kept for them."""
+    observe_queue_max: int = Field(default=10_000, ge=1)
+    """Records waiting for each observer at most: beyond, the oldest are dropped (counted
+    in ``synaxis_observer_records_total{outcome="dropped"}`` and logged)."""
+    observe_batch_size: int = Field(default=100, ge=1)
+    """An observer gets the records in batches of at most this many..."""
+    observe_flush_interval_s: float = Field(default=1.0, gt=0)
+    """...or whatever waits, this long after the first of them arrived."""
+    observe_timeout_s: float = Field(default=10.0, gt=0)
+    """The longest one observer call may take: past it the call is cancelled, its batch
+    dropped, and the failure logged and counted; also the longest shutdown waits for an
+    observer to take what is still queued."""
+
     _environ: Mapping[str, str] = PrivateAttr(default_factory=lambda: dict(os.environ))
 
     @classmethod
@@ -134,6 +175,22 @@ class Settings(BaseSettings):
         """A secret environment variable (a provider's API key), or None when unset."""
         value = self.env(name)
         return SecretStr(value) if value else None
+
+    def env_list(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """A plugin's option holding a JSON list of strings (``["glm", "qwen"]``), or
+        ``default`` when unset; anything else is a ``ConfigError`` naming the variable."""
+        from synaxis_core.errors import ConfigError
+
+        raw = self.env(name)
+        if raw is None:
+            return default
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = None
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f'{name} must be a JSON list of strings such as ["a", "b"], not {raw!r}', param=name)
+        return tuple(value)
 
 
 _JSON_FIELDS = (dict[str, float], list[str])

@@ -119,7 +119,10 @@ class ChatRequest:
     (``server.request`` for chat completions).
     """
 
-    __slots__ = ("body", "model", "messages", "stream", "include_usage", "max_output", "reasoning_mode", "dialect")
+    __slots__ = (
+        "body", "model", "messages", "stream", "include_usage", "max_output", "reasoning_mode", "dialect",
+        "cache", "cache_ttl_s", "traceparent", "tracestate",
+    )
 
     def __init__(
         self,
@@ -143,3 +146,10 @@ class ChatRequest:
         """``separate``, ``strip`` or ``keep`` (see the post-processors)."""
         self.dialect = dialect
         """The API the client spoke: ``chat``, ``messages``, ``responses``... (ledger, metrics)."""
+        self.cache: str | None = None
+        """``x-synaxis-cache``: ``on``, ``off`` or ``force``; None: as the tenant says."""
+        self.cache_ttl_s: int | None = None
+        """``x-synaxis-cache-ttl``: seconds the answer stays cached (turns the cache on)."""
+        self.traceparent: str | None = None
+        """The W3C ``traceparent`` the client sent (the parent of the request's span)."""
+        self.tracestate: str | None = None

@@ -35,7 +35,7 @@ def main() -> None:
 
 
 def _register_commands() -> None:
-    from synaxis_core.cli import db, registry, sync  # noqa: F401  (each adds its verbs)
+    from synaxis_core.cli import db, plugin, registry, sync  # noqa: F401  (each adds its verbs)
 
     for optional in ("serve", "tenants", "validate", "fake_upstream", "usage"):
         try:

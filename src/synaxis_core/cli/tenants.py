@@ -14,7 +14,7 @@ from synaxis_core.errors import NotFound
 from synaxis_core.tenants import ALL_MODELS, Limit
 from synaxis_core.tenants import service
 
-CLEARABLE = {"rpm": "rpm", "tpm": "tpm", "budget": "budget_usd", "all": "all"}
+CLEARABLE = {"rpm": "rpm", "tpm": "tpm", "budget": "budget_usd", "cache": "cache_ttl_s", "all": "all"}
 
 
 def _with_db(action: Any) -> Any:
@@ -80,7 +80,7 @@ def keys_list(tenant: str | None, as_json: bool) -> None:
 
 @cli.group()
 def tenants() -> None:
-    """List tenants and set their guardrails (RPM, TPM, monthly budget)."""
+    """List tenants and set their guardrails (RPM, TPM, monthly budget) and response cache."""
 
 
 @tenants.command("limit")
@@ -90,21 +90,24 @@ def tenants() -> None:
 @click.option("--rpm", type=click.IntRange(min=0), help="Requests per minute (0 blocks).")
 @click.option("--tpm", type=click.IntRange(min=0), help="Tokens per minute (0 blocks).")
 @click.option("--budget", type=click.FloatRange(min=0), help="USD per calendar month, UTC (0 blocks).")
+@click.option("--cache-ttl", "cache_ttl", type=click.IntRange(min=0, max=30 * 86400),
+              help="Cache the tenant's answers this many seconds (0: off; --model * only).")
 @click.option("--clear", "clear", multiple=True, type=click.Choice(sorted(CLEARABLE)),
               help="Remove a limit (repeatable); a model left with none is removed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the resulting limits as JSON.")
 def tenants_limit(
-    tenant: str, model: str, rpm: int | None, tpm: int | None, budget: float | None,
+    tenant: str, model: str, rpm: int | None, tpm: int | None, budget: float | None, cache_ttl: int | None,
     clear: tuple[str, ...], as_json: bool,
 ) -> None:
     """Set TENANT's guardrails for --model (default *: the whole tenant).
 
     Options left out keep their current value. Both the * limits and a model's own
-    limits apply to a request for that model.
+    limits apply to a request for that model. --cache-ttl turns the exact response
+    cache on for the whole tenant (see the README's "Response cache").
     """
     limit: Limit = _with_db(
         lambda sessions: service.set_limit(
-            sessions, tenant, model, rpm=rpm, tpm=tpm, budget_usd=budget,
+            sessions, tenant, model, rpm=rpm, tpm=tpm, budget_usd=budget, cache_ttl_s=cache_ttl,
             clear=[CLEARABLE[name] for name in clear],
         )
     )
@@ -139,4 +142,6 @@ def _describe(limit: Limit) -> str:
         parts.append(f"{limit.tpm} tpm")
     if limit.budget_usd is not None:
         parts.append(f"${limit.budget_usd:g}/month")
+    if limit.cache_ttl_s is not None:
+        parts.append(f"cache {limit.cache_ttl_s}s" if limit.cache_ttl_s else "cache off")
     return ", ".join(parts) or "no limits"

@@ -129,6 +129,8 @@ class TenantModelLimit(Base):
     allowed_rpm: Mapped[int | None] = mapped_column(Integer)
     allowed_tpm: Mapped[int | None] = mapped_column(Integer)
     monthly_budget_usd: Mapped[float | None] = mapped_column(Float)
+    cache_ttl_s: Mapped[int | None] = mapped_column(Integer)
+    """On the ``*`` row: the tenant's answers are cached this many seconds (NULL/0: off). 0003."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -158,6 +160,8 @@ class UsageRecord(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     stream: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    saved_usd: Mapped[float | None] = mapped_column(Float)
+    """What an answer served from the cache (status ``cached``, cost 0) would have cost. 0003."""
 
 
 class ValidationResult(Base):

@@ -72,11 +72,14 @@ class UsageEntry(msgspec.Struct, kw_only=True, frozen=True):
     completion_tokens: int = 0
     cost_usd: float = 0.0
     latency_ms: float = 0.0
-    status: Literal["ok", "error", "cancelled"] = "ok"
+    status: Literal["ok", "error", "cancelled", "cached"] = "ok"
+    """``cached``: answered from the response cache (``cost_usd`` 0, ``saved_usd`` set)."""
     http_status: int = 200
     attempts: int = 1
     stream: bool = False
     created_at: datetime = msgspec.field(default_factory=utcnow)
+    saved_usd: float | None = None
+    """What a cached answer would have cost upstream (None: not from the cache)."""
 
 
 _STOP: Any = object()

@@ -167,8 +167,11 @@ class OpenAICompatibleProvider:
 
     # --- calls --------------------------------------------------------------------------
 
-    async def chat(self, body: dict[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
+    async def chat(
+        self, body: dict[str, Any], *, timeout: float | None = None, headers: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
         """POST ``/chat/completions`` (non-streaming); ``body["model"]`` is the upstream id.
+        ``headers`` are sent too (the trace context: ``traceparent``).
 
         Every field is sent as given, except that ``stream``/``stream_options`` are
         dropped when ``stream`` is true. ``timeout`` (default ``self.timeout_s``) bounds
@@ -186,7 +189,7 @@ class OpenAICompatibleProvider:
         try:
             response = await self._send(
                 "POST", "/chat/completions", self._body(body), limit, stream=False,
-                deadline=asyncio.get_running_loop().time() + limit,
+                deadline=asyncio.get_running_loop().time() + limit, extra_headers=headers,
             )
         except TimeoutError:
             raise UpstreamTimeout(f"{self.name}: no answer within {limit:g} s", provider=self.name) from None
@@ -202,9 +205,11 @@ class OpenAICompatibleProvider:
         return data
 
     async def stream(
-        self, body: dict[str, Any], *, timeout: float | None = None, first_chunk_by: float | None = None
+        self, body: dict[str, Any], *, timeout: float | None = None, first_chunk_by: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """POST ``/chat/completions`` with ``stream: true``; yield each chunk as a dict.
+        ``headers`` are sent too (the trace context: ``traceparent``).
 
         The request is made on the first ``__anext__``, so HTTP errors surface there.
         ``timeout`` (default ``self.timeout_s``) bounds the wait for the response
@@ -227,7 +232,8 @@ class OpenAICompatibleProvider:
         started = loop.time()
         try:
             response = await self._send(
-                "POST", "/chat/completions", self._body(payload), limit, stream=True, deadline=first_by
+                "POST", "/chat/completions", self._body(payload), limit, stream=True, deadline=first_by,
+                extra_headers=headers,
             )
         except TimeoutError:
             raise self._stream_timeout(first_by, started, limit, loop) from None
@@ -352,6 +358,7 @@ class OpenAICompatibleProvider:
         *,
         stream: bool,
         deadline: float | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> UpstreamResponse:
         """Send with the quick-retry policy; return a 2xx response or raise.
 
@@ -368,6 +375,8 @@ class OpenAICompatibleProvider:
         headers = {"content-type": "application/json"} if content is not None else {}
         if stream:
             headers["accept"] = "text/event-stream"
+        if extra_headers:
+            headers.update(extra_headers)
         target = self.base_url + path
         direct_headers = {**self._base_headers, **headers}
         max_bytes = self.settings.max_upstream_response_bytes

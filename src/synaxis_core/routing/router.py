@@ -10,6 +10,10 @@ stream, failover happens only until the first chunk has been received; the pipel
 The router decides and tries; it records nothing. Each failed attempt is handed to the
 caller's ``on_failure`` and the winner comes back with the time its attempt took, so
 health, latency and accounting are recorded in one place, the pipeline.
+
+With tracing on (``telemetry.TRACER``), each upstream attempt is a client span under the
+current (request) span, and the plan records its candidates, with the reasons the
+filtered ones were dropped (worked out only then).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence, TypeVar
 
+from synaxis_core import telemetry
 from synaxis_core.errors import (
     AllCandidatesFailed,
     InvalidRequest,
@@ -34,6 +39,7 @@ from synaxis_core.limits.base import StateBackend
 from synaxis_core.routing.health import HealthTracker
 from synaxis_core.routing.scoring import Candidate, RouteRequest, Scorer, order, score_pairs
 from synaxis_core.routing.table import Deployment, RoutingTable
+from synaxis_core.telemetry import spans
 
 
 T = TypeVar("T")
@@ -83,11 +89,22 @@ class Router:
         ineligible = self._ineligible
         eligible = [d for d in deployments if ineligible(d, request, cooling) is None]
         if not eligible:
+            if telemetry.TRACER is not None:
+                self._trace_candidates(request, deployments, eligible, cooling)
             raise self._refusal(request, deployments, cooling)
-        if len(eligible) == 1:
-            return eligible
-        candidate = self._candidate
-        return [eligible[i] for i in order(request, [candidate(d) for d in eligible], self._pairs)]
+        if len(eligible) > 1:
+            candidate = self._candidate
+            eligible = [eligible[i] for i in order(request, [candidate(d) for d in eligible], self._pairs)]
+        if telemetry.TRACER is not None:
+            self._trace_candidates(request, deployments, eligible, cooling)
+        return eligible
+
+    def _trace_candidates(
+        self, request: RouteRequest, deployments: Sequence[Deployment], kept: list[Deployment],
+        cooling: Mapping[str, tuple[float, str]],
+    ) -> None:
+        dropped = [f"{d.id}: {self._ineligible(d, request, cooling)}" for d in deployments if d not in kept]
+        spans.candidates([d.id for d in kept], dropped)
 
     def _refusal(
         self, request: RouteRequest, deployments: Sequence[Deployment], cooling: Mapping[str, tuple[float, str]]
@@ -159,13 +176,17 @@ class Router:
         plan: Sequence[Deployment],
         request: RouteRequest,
         deadline: float,
-        call: Callable[[Deployment, float], Awaitable[T]],
+        call: Callable[[Deployment, float, dict[str, str] | None], Awaitable[T]],
         on_failure: FailureHook,
+        traced: Callable[[Any, T], T] | None = None,
     ) -> tuple[T, Deployment, list[Attempt], float]:
-        """Try ``call(deployment, seconds)`` on each candidate in order, where ``call`` keeps
-        to the time it is given; returns (result, deployment, failed attempts, the winning
-        attempt's milliseconds)."""
+        """Try ``call(deployment, seconds, headers)`` on each candidate in order, where
+        ``call`` keeps to the time it is given; returns (result, deployment, failed
+        attempts, the winning attempt's milliseconds). With tracing on, each call is an
+        attempt span whose trace context goes upstream (``headers``; None when off), and
+        ``traced(span, result)`` records the winner's result (and ends its span)."""
         attempts: list[Attempt] = []
+        tried = 0
         for d in plan:
             refused = await self._admit(d, request)
             if refused is not None:
@@ -174,18 +195,32 @@ class Router:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
+            tried += 1
+            span = headers = None
+            if telemetry.TRACER is not None:
+                span = spans.start_attempt(d.id, d.provider_name, d.upstream_id, tried)
+                headers = spans.upstream_headers(span)
             started = time.perf_counter()
             try:
-                result = await call(d, min(d.provider.timeout_s, remaining))
+                result = await call(d, min(d.provider.timeout_s, remaining), headers)
             except (UpstreamError, TimeoutError, StopAsyncIteration) as exc:
                 error = _as_upstream_error(exc, d)
+                if span is not None:
+                    spans.attempt_failed(span, error)
                 attempts.append(Attempt(d.id, d.provider_name, error))
                 if error.scope == "request":
                     error.deployment = d.id  # the client is told who said so (a header)
                     raise error from None
                 await on_failure(d, error)
                 continue
-            return result, d, attempts, (time.perf_counter() - started) * 1000
+            except BaseException:  # cancelled: the client went away
+                if span is not None:
+                    span.end()
+                raise
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            if span is not None:
+                result = traced(span, result) if traced is not None else result
+            return result, d, attempts, elapsed_ms
         raise _all_failed(request.model, attempts, self.health.settings.default_retry_after_s)
 
     async def complete(
@@ -195,10 +230,12 @@ class Router:
         """Call candidates in order until one answers; returns (response, deployment, failed
         attempts, milliseconds of the winning attempt until its whole body)."""
 
-        def call(d: Deployment, seconds: float) -> Awaitable[dict[str, Any]]:
+        def call(d: Deployment, seconds: float, headers: dict[str, str] | None) -> Awaitable[dict[str, Any]]:
+            if headers is not None:  # the trace context (tracing on)
+                return d.provider.chat({**body, "model": d.upstream_id}, timeout=seconds, headers=headers)
             return d.provider.chat({**body, "model": d.upstream_id}, timeout=seconds)  # bounds the whole call
 
-        return await self._first_success(plan, request, deadline, call, on_failure)
+        return await self._first_success(plan, request, deadline, call, on_failure, spans.attempt_answered)
 
     async def open_stream(
         self, body: dict[str, Any], plan: Sequence[Deployment], request: RouteRequest, deadline: float,
@@ -211,13 +248,17 @@ class Router:
         rest of the stream records how it ended.
         """
 
-        async def call(d: Deployment, seconds: float) -> tuple[dict[str, Any], AsyncIterator[dict[str, Any]]]:
+        async def call(
+            d: Deployment, seconds: float, headers: dict[str, str] | None
+        ) -> tuple[dict[str, Any], AsyncIterator[dict[str, Any]]]:
             # the provider keeps the first-chunk deadline itself: it fires on time even when
             # the event loop was busy across it (an asyncio.timeout around a pyreqwest read
             # can lose its cancellation: see providers.http.guarded)
             first_chunk_by = asyncio.get_running_loop().time() + seconds
+            traced = {"headers": headers} if headers is not None else {}  # the trace context (tracing on)
             stream = d.provider.stream(
-                {**body, "model": d.upstream_id}, timeout=d.provider.timeout_s, first_chunk_by=first_chunk_by
+                {**body, "model": d.upstream_id}, timeout=d.provider.timeout_s, first_chunk_by=first_chunk_by,
+                **traced,
             )
             try:
                 return await anext(stream), stream
@@ -225,7 +266,7 @@ class Router:
                 await close_quietly(stream)
                 raise
 
-        return await self._first_success(plan, request, deadline, call, on_failure)
+        return await self._first_success(plan, request, deadline, call, on_failure, spans.attempt_stream)
 
 
 def _as_upstream_error(exc: BaseException, d: Deployment) -> UpstreamError:

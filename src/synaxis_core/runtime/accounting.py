@@ -9,17 +9,19 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from synaxis_core.ledger.cost import cost_usd, tokens_for_chars
 from synaxis_core.ledger.writer import UsageEntry
 from synaxis_core.limits.tenant import NO_RESERVATION, Reservation
+from synaxis_core.telemetry import spans
 
 if TYPE_CHECKING:
     from synaxis_core.ledger.writer import LedgerWriter
     from synaxis_core.limits.tenant import TenantGate
     from synaxis_core.routing.table import Deployment
     from synaxis_core.runtime.metrics import Metrics
+    from synaxis_core.runtime.observers import ObserverDispatcher
     from synaxis_core.tenants import TenantInfo
 
 log = logging.getLogger("synaxis.accounting")
@@ -65,6 +67,22 @@ class RequestRecord:
     completion_tokens: int | None = None
     output_chars: int = 0
     """Characters of output seen (for an estimate when the upstream sends no usage)."""
+    span: Any = None
+    """The request's trace span when tracing is on (``telemetry``): ended here."""
+
+    request_body: dict[str, Any] | None = None
+    """The request body, kept only for observers allowed to see it (``SYNAXIS_OBSERVE_BODIES``)."""
+    response_body: dict[str, Any] | list[dict[str, Any]] | None = None
+    """The answer as sent (a stream's chunks), kept when ``request_body`` is."""
+
+    def keep_response(self, response: dict[str, Any]) -> None:
+        """Keep the whole answer for the observers, when the request's body was kept."""
+        if self.request_body is not None:
+            self.response_body = response
+
+    def keep_chunks(self, chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+        """``chunks`` as they are, each also kept in ``response_body`` when the request's body was."""
+        return chunks if self.request_body is None else _kept(self, chunks)
 
     def take_usage(self, usage: Any) -> None:
         if isinstance(usage, dict):
@@ -75,13 +93,30 @@ class RequestRecord:
                 self.completion_tokens = completion
 
 
+async def _kept(record: RequestRecord, chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    kept: list[dict[str, Any]] = []
+    record.response_body = kept
+    try:
+        async for chunk in chunks:
+            kept.append(chunk)
+            yield chunk
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]  # an async generator
+
+
 class Accounting:
     """Turns a finished ``RequestRecord`` into a ledger row, the tenant's spend and metrics."""
 
-    def __init__(self, metrics: Metrics, gate: TenantGate, ledger: LedgerWriter) -> None:
+    def __init__(
+        self, metrics: Metrics, gate: TenantGate, ledger: LedgerWriter, observers: ObserverDispatcher | None = None
+    ) -> None:
         self.metrics = metrics
         self.gate = gate
         self.ledger = ledger
+        self.observers = observers
+        """Where each ledger row also goes, without waiting (None: no observer installed)."""
+        self.keep_bodies = observers is not None and observers.bodies
+        """Whether the pipeline keeps each request's bodies for the observers."""
 
     async def record(self, record: RequestRecord, status: str, http_status: int, *, wait: bool = True) -> None:
         """Account ``record``: settle its budget reservation to the real cost, count it,
@@ -100,12 +135,17 @@ class Accounting:
         cost = 0.0
         if d is not None and (prompt or completion):
             cost = cost_usd(prompt, completion, d.spec.input_price, d.spec.output_price)
+        saved = None
+        if status == "cached":  # answered from the response cache: nothing spent upstream
+            saved, cost = cost, 0.0
         metrics = self.metrics
         # the model label is the served global model, never the client's free-form string
         model_label = (d.global_id or d.id) if d is not None else "-"
         metrics.requests.add((model_label, status, record.dialect))
         metrics.latency.observe(("true",) if record.stream else ("false",), latency_ms / 1000)
-        if d is not None:
+        if saved is not None:
+            metrics.cache_saved.add((), saved)
+        elif d is not None:
             metrics.tokens.add((d.id, "in"), prompt)
             metrics.tokens.add((d.id, "out"), completion)
             if cost:
@@ -125,7 +165,12 @@ class Accounting:
             http_status=http_status,
             attempts=record.attempts,
             stream=record.stream,
+            saved_usd=saved,
         )
+        if record.span is not None:
+            spans.end_request(record.span, status, http_status, prompt, completion, cost, saved)
+        if self.observers is not None:
+            self.observers.submit(entry, record)
         if wait:
             await self.ledger.record(entry)
         else:

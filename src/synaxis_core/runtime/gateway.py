@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from synaxis_core.cache import create_cache
 from synaxis_core.db.engine import create_engine, session_factory
 from synaxis_core.db.migrate import upgrade
 from synaxis_core.db.registry import list_models, set_model_state
@@ -34,10 +35,12 @@ from synaxis_core.routing.router import Router
 from synaxis_core.routing.table import Deployment, RoutingTable
 from synaxis_core.runtime.accounting import Accounting
 from synaxis_core.runtime.metrics import Metrics
+from synaxis_core.runtime.observers import ObserverDispatcher
 from synaxis_core.runtime.pipeline import Pipeline
 from synaxis_core.runtime.registry import load_routing_table, registry_version
 from synaxis_core.settings import Settings
 from synaxis_core.sync.providers import sync_providers
+from synaxis_core.telemetry import setup as tracing
 from synaxis_core.tenants import AuthSnapshot, TenantInfo
 from synaxis_core.tenants.service import auth_version, load_auth_snapshot
 
@@ -85,9 +88,16 @@ class Gateway:
             durable=settings.ledger_durable,
             on_error=lambda _: self.metrics.ledger_errors.inc(),
         )
-        self.accounting = Accounting(self.metrics, self.gate, self.ledger)
+        self.observers = ObserverDispatcher.from_settings(ext.observers.values(), settings, self.metrics)
+        self.accounting = Accounting(self.metrics, self.gate, self.ledger, self.observers)
+        self.cache = create_cache(  # the response cache: shares the state backend's Redis client, if any
+            settings, state_client=getattr(getattr(backend, "primary", None), "client", None),
+            on_error=self.metrics.cache_errors.inc,
+        )
+        self.tracing = tracing.configure(settings)
+        """The tracer provider this gateway turned on (None: tracing off, or on already)."""
         self.pipeline = Pipeline(
-            settings, self.router, self.gate, self.health, self.metrics, self.accounting, self.ledger
+            settings, self.router, self.gate, self.health, self.metrics, self.accounting, self.ledger, self.cache
         )
         self.demo = False
         self._admin_key = settings.admin_key.get_secret_value().encode() if settings.admin_key else None
@@ -120,6 +130,8 @@ class Gateway:
         await gateway.reload_auth()
         await gateway.gate.prime(sessions, gateway.auth)
         gateway.ledger.start()
+        if gateway.observers is not None:
+            gateway.observers.start()
         gateway._loops = [asyncio.create_task(gateway._poll_loop()), asyncio.create_task(gateway._probe_loop())]
         return gateway
 
@@ -137,8 +149,13 @@ class Gateway:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         await self.drain()
+        if self.observers is not None:
+            await self.observers.aclose()
         await self.ledger.aclose()
         await self.ext.aclose()
+        await self.cache.aclose()
+        if self.tracing is not None:
+            await tracing.shutdown(self.tracing)
         await self.backend.aclose()
         await self.engine.dispose()
 

@@ -98,7 +98,20 @@ class Metrics:
         self.failovers = HotCounter("synaxis_failovers", "Requests served after at least one failed attempt")
         self.tokens = HotCounter("synaxis_tokens", "Tokens by deployment and direction", ("deployment", "direction"))
         self.cost = HotCounter("synaxis_cost_usd", "Cost in USD by deployment", ("deployment",))
-        r.register(_HotCollector([self.requests, self.latency, self.attempts, self.failovers, self.tokens, self.cost]))
+        self.cache = HotCounter(
+            "synaxis_cache_lookups", "Response-cache lookups by result (hit, miss)", ("result",)
+        )
+        self.cache_bytes = HotCounter(
+            "synaxis_cache_bytes", "Bytes of cached answers served (hit) and stored (store)", ("op",)
+        )
+        self.cache_saved = HotCounter("synaxis_cache_saved_usd", "USD not spent upstream thanks to cache hits")
+        r.register(_HotCollector([
+            self.requests, self.latency, self.attempts, self.failovers, self.tokens, self.cost,
+            self.cache, self.cache_bytes, self.cache_saved,
+        ]))
+        self.cache_errors = Counter(
+            "synaxis_cache_errors", "Response-cache calls to Redis that failed (each one a miss)", registry=r
+        )
         self.disabled = Gauge("synaxis_disabled_deployments", "Deployments currently disabled", registry=r)
         self.disables = Counter(
             "synaxis_deployment_disables", "Deployments disabled by health checks", ["deployment"], registry=r
@@ -115,6 +128,15 @@ class Metrics:
         self.state_errors = Counter(
             "synaxis_state_backend_errors", "Calls to Redis that failed and were served from process memory",
             registry=r,
+        )
+        self.observer_records = Counter(
+            "synaxis_observer_records", "Finished requests handed to each observer, by outcome (delivered; "
+            "failed: in a batch whose call failed; dropped: its queue was full, or shutdown came first)",
+            ["observer", "outcome"], registry=r,
+        )
+        self.observer_failures = Counter(
+            "synaxis_observer_failures", "Observer calls that failed, by reason (error, timeout)",
+            ["observer", "reason"], registry=r,
         )
         self.state_degraded = Gauge(
             "synaxis_state_backend_degraded", "1 while Redis is unreachable and state is kept in process", registry=r

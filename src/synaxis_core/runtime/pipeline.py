@@ -15,6 +15,13 @@ Recorded here and nowhere else (see ARCHITECTURE.md):
   its whole body when not streamed and until its first chunk when streamed, so that
   neither the client's reading speed nor the gateway's own admission is in it;
 - **accounting**: one ledger row per request, however it ended (``Accounting.record``).
+
+Two things ride along, each off unless asked for: the **response cache** (``cache``:
+looked up once the request is admitted, a hit answered as an ``Answer`` or replayed as a
+``ChunkStream``; a complete, successful answer stored after post-processing) and the
+**request's trace span** (``telemetry``: made current while the upstream is tried, so
+the router's attempt spans are its children; ended by ``Accounting.record``). With both
+off, what they cost here is a few ``is None`` checks.
 """
 
 from __future__ import annotations
@@ -24,6 +31,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
+from synaxis_core import telemetry
+from synaxis_core.cache import ResponseCache, cache_key, not_cacheable, resolved_target
+from synaxis_core.cache.replay import Assembler, as_chunks
 from synaxis_core.errors import LedgerFull, SynaxisError, UpstreamError
 from synaxis_core.ledger.cost import estimate_prompt_tokens, worst_case_cost
 from synaxis_core.limits.tenant import resolved_names
@@ -32,6 +42,7 @@ from synaxis_core.postprocess.pipeline import StreamPipeline, process_response
 from synaxis_core.routing.router import close_quietly
 from synaxis_core.routing.scoring import RouteRequest
 from synaxis_core.runtime.accounting import RequestRecord
+from synaxis_core.telemetry import spans
 
 if TYPE_CHECKING:
     from synaxis_core.ledger.writer import LedgerWriter
@@ -56,6 +67,16 @@ class Answer:
     response: dict[str, Any]
     deployment: Deployment
     attempts: int
+    cache: str = "miss"
+    """``hit``: served from the response cache (``attempts`` is 0); else ``miss``."""
+
+
+@dataclass(slots=True)
+class CacheUse:
+    """The response cache for one request: its key and how long its answer is kept."""
+
+    key: str
+    ttl_s: int
 
 
 class ChunkStream:
@@ -69,11 +90,15 @@ class ChunkStream:
     away) with the output relayed so far, and its upstream connection is released.
     """
 
-    __slots__ = ("deployment", "attempts", "_chunks")
+    __slots__ = ("deployment", "attempts", "cache", "_chunks")
 
-    def __init__(self, deployment: Deployment, attempts: int, chunks: AsyncIterator[dict[str, Any]]) -> None:
+    def __init__(
+        self, deployment: Deployment, attempts: int, chunks: AsyncIterator[dict[str, Any]], cache: str = "miss"
+    ) -> None:
         self.deployment = deployment
         self.attempts = attempts
+        self.cache = cache
+        """``hit``: a cached answer replayed as chunks (``attempts`` is 0); else ``miss``."""
         self._chunks = chunks
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
@@ -93,8 +118,10 @@ class Pipeline:
         metrics: Metrics,
         accounting: Accounting,
         ledger: LedgerWriter,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.settings = settings
+        self.cache = cache
         self.ledger = ledger
         self.router = router
         self.gate = gate
@@ -106,45 +133,75 @@ class Pipeline:
 
     async def complete(self, tenant: TenantInfo, request: ChatRequest, request_id: str) -> Answer:
         """The whole answer; raises a ``SynaxisError`` (already recorded) when there is none."""
-        record, route, plan, deadline = await self._start(tenant, request, request_id)
+        span = token = None
+        if telemetry.TRACER is not None:
+            span, token = spans.start_request(request, tenant.name)
         try:
-            response, d, failed, elapsed_ms = await self.router.complete(
-                request.body, plan, route, deadline, self._attempt_failed
-            )
-        except SynaxisError as exc:
-            await self._refused(record, exc)
-            raise
-        self._won(record, d, failed)
-        context = PostProcessContext(model=d.spec, reasoning_mode=request.reasoning_mode, messages=request.messages)  # type: ignore[arg-type]
-        if d.postprocessors:
-            response = process_response(d.postprocessors, response, context)
-        await self._ended(d, elapsed_ms, context)
-        response["model"] = d.id
-        record.take_usage(response.get("usage"))
-        if record.completion_tokens is None:
-            record.output_chars = sum(
-                len(str((c.get("message") or {}).get("content") or "")) for c in response.get("choices") or []
-            )
-        await self.accounting.record(record, "ok", 200)
-        return Answer(response, d, record.attempts)
+            record, route, plan, deadline = await self._start(tenant, request, request_id, span)
+            use = None
+            if request.cache is not None or request.cache_ttl_s or tenant.cache_ttl_s:
+                use = self._cache_use(tenant, request, span)
+                if use is not None and (hit := await self._lookup(use, record, plan)) is not None:
+                    record.keep_response(hit[0])
+                    await self.accounting.record(record, "cached", 200)
+                    return Answer(hit[0], hit[1], 0, "hit")
+            try:
+                response, d, failed, elapsed_ms = await self.router.complete(
+                    request.body, plan, route, deadline, self._attempt_failed
+                )
+            except SynaxisError as exc:
+                await self._refused(record, exc)
+                raise
+            self._won(record, d, failed)
+            context = PostProcessContext(model=d.spec, reasoning_mode=request.reasoning_mode, messages=request.messages)  # type: ignore[arg-type]
+            if d.postprocessors:
+                response = process_response(d.postprocessors, response, context)
+            await self._ended(d, elapsed_ms, context)
+            response["model"] = d.id
+            record.take_usage(response.get("usage"))
+            if record.completion_tokens is None:
+                record.output_chars = _output_chars(response)
+            if use is not None and not context.problems:
+                self._store(use, d, response)
+            if span is not None:
+                spans.output(span, response)
+            record.keep_response(response)
+            await self.accounting.record(record, "ok", 200)
+            return Answer(response, d, record.attempts)
+        finally:
+            if token is not None:
+                spans.deactivate(token)
 
     async def stream(self, tenant: TenantInfo, request: ChatRequest, request_id: str) -> ChunkStream:
         """A stream whose first chunk has arrived (failover happens until then); raises a
         ``SynaxisError`` (already recorded) when no deployment delivered one."""
-        record, route, plan, deadline = await self._start(tenant, request, request_id)
-        body = request.body
-        if not request.include_usage:  # ask for usage anyway: the ledger needs it
-            body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
+        span = token = None
+        if telemetry.TRACER is not None:
+            span, token = spans.start_request(request, tenant.name)
         try:
-            (first, rest), d, failed, elapsed_ms = await self.router.open_stream(
-                body, plan, route, deadline, self._attempt_failed
-            )
-        except SynaxisError as exc:
-            await self._refused(record, exc)
-            raise
-        self._won(record, d, failed)
-        context = PostProcessContext(model=d.spec, reasoning_mode=request.reasoning_mode, messages=request.messages)  # type: ignore[arg-type]
-        return ChunkStream(d, record.attempts, self._chunks(record, d, first, rest, context, elapsed_ms))
+            record, route, plan, deadline = await self._start(tenant, request, request_id, span)
+            use = None
+            if request.cache is not None or request.cache_ttl_s or tenant.cache_ttl_s:
+                use = self._cache_use(tenant, request, span)
+                if use is not None and (hit := await self._lookup(use, record, plan)) is not None:
+                    return ChunkStream(hit[1], 0, record.keep_chunks(self._replay(record, hit[0])), "hit")
+            body = request.body
+            if not request.include_usage:  # ask for usage anyway: the ledger needs it
+                body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
+            try:
+                (first, rest), d, failed, elapsed_ms = await self.router.open_stream(
+                    body, plan, route, deadline, self._attempt_failed
+                )
+            except SynaxisError as exc:
+                await self._refused(record, exc)
+                raise
+            self._won(record, d, failed)
+            context = PostProcessContext(model=d.spec, reasoning_mode=request.reasoning_mode, messages=request.messages)  # type: ignore[arg-type]
+            chunks = record.keep_chunks(self._chunks(record, d, first, rest, context, elapsed_ms, use))
+            return ChunkStream(d, record.attempts, chunks)
+        finally:
+            if token is not None:
+                spans.deactivate(token)
 
     async def reject(self, tenant: TenantInfo, request_id: str, exc: SynaxisError, dialect: str = "chat") -> None:
         """The ledger row of a request whose body or headers could not be used (no model)."""
@@ -157,7 +214,7 @@ class Pipeline:
     # --- steps ---------------------------------------------------------------------------
 
     async def _start(
-        self, tenant: TenantInfo, request: ChatRequest, request_id: str
+        self, tenant: TenantInfo, request: ChatRequest, request_id: str, span: Any = None
     ) -> tuple[RequestRecord, RouteRequest, list[Deployment], float]:
         """The plan (the deployments to try, best first), then admission: the tenant's
         limits that bind to what the request resolved to (whatever name it used), its
@@ -166,8 +223,10 @@ class Pipeline:
         estimated_out = request.max_output or DEFAULT_OUTPUT_ESTIMATE
         record = RequestRecord(
             request_id=request_id, tenant=tenant, requested_model=request.model,
-            estimated_prompt_tokens=estimated_in, stream=request.stream, dialect=request.dialect,
+            estimated_prompt_tokens=estimated_in, stream=request.stream, dialect=request.dialect, span=span,
         )
+        if self.accounting.keep_bodies:  # for the observers (SYNAXIS_OBSERVE_BODIES)
+            record.request_body = request.body
         route = RouteRequest(
             model=request.model, estimated_input_tokens=estimated_in, estimated_output_tokens=estimated_out,
             tenant=tenant.name, stream=request.stream,
@@ -185,6 +244,8 @@ class Pipeline:
                     "try again shortly", retry_after=max(1.0, self.settings.ledger_flush_interval_s * 4),
                 )
         except LedgerFull as exc:
+            if span is not None:
+                spans.failed(span, exc)
             await self.accounting.record(record, "error", exc.status, wait=False)
             raise
         except SynaxisError as exc:
@@ -195,6 +256,8 @@ class Pipeline:
     async def _refused(self, record: RequestRecord, exc: SynaxisError) -> None:
         """The request ends without an answer: refused, or every attempt failed."""
         record.attempts = len(getattr(exc, "attempts", None) or ())
+        if record.span is not None:
+            spans.failed(record.span, exc)
         await self.accounting.record(record, "error", exc.status)
 
     def _won(self, record: RequestRecord, d: Deployment, failed: list[Attempt]) -> None:
@@ -203,6 +266,70 @@ class Pipeline:
         self.metrics.attempts.add((d.id, d.provider_name, "ok"))
         if failed:
             self.metrics.failovers.add()
+        if record.span is not None:
+            spans.answered(record.span, d.id, d.provider_name, record.attempts)
+
+    # --- the response cache ----------------------------------------------------------------
+
+    def _cache_use(self, tenant: TenantInfo, request: ChatRequest, span: Any) -> CacheUse | None:
+        """The cache for a request that may use it (``x-synaxis-cache``, a TTL header, or its
+        tenant's TTL): None when it is off for this request or its answer is not reusable."""
+        cache, mode = self.cache, request.cache
+        if cache is None or mode == "off":
+            return None
+        ttl = request.cache_ttl_s or tenant.cache_ttl_s or cache.default_ttl_s
+        if mode != "force" and not_cacheable(request.body) is not None:
+            if span is not None:
+                spans.cache_state(span, "bypass")
+            return None
+        resolved = self.router.table.resolve(request.model)
+        if resolved is None:  # the plan found it a moment ago; a reload raced this request
+            return None
+        target = resolved_target(resolved[0], request.model, resolved[1])
+        return CacheUse(cache_key(tenant.id, target, request.reasoning_mode, request.body), ttl)
+
+    async def _lookup(
+        self, use: CacheUse, record: RequestRecord, plan: list[Deployment]
+    ) -> tuple[dict[str, Any], Deployment] | None:
+        """A cached answer and the deployment it names (the plan's first if that one is
+        gone), with the request's record filled in as that deployment's; None: a miss."""
+        found = await self.cache.get(use.key)  # type: ignore[union-attr]
+        metrics, span = self.metrics, record.span
+        if found is None:
+            metrics.cache.add(("miss",))
+            if span is not None:
+                spans.cache_state(span, "miss")
+            return None
+        entry, size = found
+        metrics.cache.add(("hit",))
+        metrics.cache_bytes.add(("hit",), size)
+        d = self.router.table.by_id.get(entry.deployment) or plan[0]
+        response = entry.response
+        response["model"] = d.id
+        record.deployment, record.attempts = d, 0
+        record.take_usage(response.get("usage"))
+        if record.completion_tokens is None:
+            record.output_chars = _output_chars(response)
+        if span is not None:
+            spans.cache_state(span, "hit")
+            spans.answered(span, d.id, d.provider_name, 0)
+            spans.output(span, response)
+        return response, d
+
+    def _store(self, use: CacheUse, d: Deployment, response: dict[str, Any]) -> None:
+        size = self.cache.put(use.key, d.id, response, use.ttl_s)  # type: ignore[union-attr]
+        if size:
+            self.metrics.cache_bytes.add(("store",), size)
+
+    async def _replay(self, record: RequestRecord, response: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """A cached answer as a stream; its ledger row says ``cached`` (499 if the client left)."""
+        http_status = 499
+        try:
+            for chunk in as_chunks(response):
+                yield chunk
+            http_status = 200
+        finally:
+            await asyncio.shield(self.accounting.record(record, "cached", http_status))
 
     async def _attempt_failed(self, d: Deployment, error: UpstreamError) -> None:
         """One failed attempt, before failing over (the router's ``on_failure``)."""
@@ -228,11 +355,16 @@ class Pipeline:
         rest: AsyncIterator[dict[str, Any]],
         context: PostProcessContext,
         elapsed_ms: float,
+        use: CacheUse | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         pipeline = StreamPipeline(d.postprocessors, context) if d.postprocessors else None
         model = d.id
         usage_chunk: dict[str, Any] | None = None
         status, http_status = "cancelled", 499
+        span = record.span
+        # the whole answer, built as it passes: to store it, or to record its content
+        assembler = Assembler() if use is not None or (span is not None and telemetry.CAPTURE_CONTENT) else None
+        reasons: list[str] | None = [] if span is not None and assembler is None else None
         try:
             chunk: dict[str, Any] | None = first
             while chunk is not None:
@@ -245,25 +377,45 @@ class Pipeline:
                 else:
                     for choice in choices or ():
                         record.output_chars += len((choice.get("delta") or {}).get("content") or "")
+                        if reasons is not None and choice.get("finish_reason"):
+                            reasons.append(str(choice["finish_reason"]))
                     out = pipeline.feed_chunk(chunk) if pipeline is not None else chunk
                     if out is not None:
                         out["model"] = model
+                        if assembler is not None:
+                            assembler.feed(out)
                         yield out
                 chunk = await anext(rest, None)
             if pipeline is not None:
                 for out in pipeline.finish():
                     out["model"] = model
+                    if assembler is not None:
+                        assembler.feed(out)
                     yield out
             if usage_chunk is not None:
                 usage_chunk["model"] = model
                 yield usage_chunk
             status, http_status = "ok", 200
             await self._ended(d, elapsed_ms, context)
+            if assembler is not None:
+                response = assembler.response(usage_chunk.get("usage") if usage_chunk is not None else None)
+                if use is not None and not context.problems:  # complete, and nothing wrong found in it
+                    self._store(use, d, response)
+                if span is not None:
+                    spans.output(span, response)
+            elif reasons is not None:
+                spans.finish_reasons(span, reasons)
         except UpstreamError as exc:
             status, http_status = "error", 502
+            if span is not None:
+                spans.failed(span, exc)
             await self._ended(d, elapsed_ms, context, exc)
             raise
         finally:
             await close_quietly(rest)
             await asyncio.shield(self.accounting.record(record, status, http_status))
 
+
+def _output_chars(response: dict[str, Any]) -> int:
+    """Characters of a complete answer's messages (for an estimate when it has no usage)."""
+    return sum(len(str((c.get("message") or {}).get("content") or "")) for c in response.get("choices") or [])

@@ -40,6 +40,8 @@ class LimitBody(msgspec.Struct, forbid_unknown_fields=True):
     rpm: int | None = None
     tpm: int | None = None
     budget_usd: float | None = None
+    cache_ttl_s: int | None = None
+    """Seconds the tenant's answers stay cached (model ``*`` only; 0: off)."""
     clear: list[str] = msgspec.field(default_factory=list)
 
 
@@ -105,10 +107,11 @@ class AdminController(Controller):
 
     @put("/tenants/{tenant_name:str}/limits", operation_id="adminSetLimit", operation_class=admin_operation(LimitBody))
     async def set_limit(self, gateway: NamedDependency[Gateway], tenant_name: FromPath[str], data: JSONBody[LimitBody]) -> dict[str, Any]:
-        """Set guardrails: ``{"model": "*", "rpm": 60, "tpm": 100000, "budget_usd": 50}``."""
+        """Set guardrails: ``{"model": "*", "rpm": 60, "tpm": 100000, "budget_usd": 50}``; the
+        response cache: ``{"cache_ttl_s": 3600}`` (0 or ``"clear": ["cache_ttl_s"]``: off)."""
         limit = await set_limit(
             gateway.sessions, tenant_name, data.model, rpm=data.rpm, tpm=data.tpm, budget_usd=data.budget_usd,
-            clear=data.clear,
+            cache_ttl_s=data.cache_ttl_s, clear=data.clear,
         )
         await gateway.reload_auth()
         return {"tenant": tenant_name, "model": data.model, **msgspec.structs.asdict(limit)}

@@ -1,8 +1,7 @@
 """The app: plain ASGI routes on the hot path, Litestar for the rest.
 
-``GatewayApp`` sends every request for a hot path (chat completions, Anthropic messages
-and their token count, OpenAI responses) straight to its ASGI endpoint, whatever the
-method, before Litestar's routing; every
+``GatewayApp`` sends every request for a hot path (``HOT_ROUTES``: chat completions)
+straight to its ASGI endpoint, whatever the method, before Litestar's routing; every
 other route is a Litestar handler that gets the running ``Gateway`` by dependency
 injection (``dependencies.py``). The lifespan opens the gateway (``runtime``), or
 starts demo mode when no provider has a key.
@@ -30,11 +29,12 @@ from synaxis_core.runtime.accounting import new_request_id
 from synaxis_core.runtime.demo import banner, demo_key_path, demo_tenant_key, start_fake_upstream, wants_demo
 from synaxis_core.runtime.gateway import Gateway
 from synaxis_core.server.chat import CHAT_PATH, ChatEndpoint
-from synaxis_core.server.messages import COUNT_TOKENS_PATH, MESSAGES_PATH, CountTokensEndpoint, MessagesEndpoint
 from synaxis_core.server.responses import RESPONSES_PATH, ResponsesEndpoint
 from synaxis_core.server.dependencies import DEPENDENCIES
 from synaxis_core.server.errors import EXCEPTION_HANDLERS, REQUEST_ID_HEADER
-from synaxis_core.server.openapi import chat_completions, count_message_tokens, create_message, create_response
+from synaxis_core.server.messages import COUNT_TOKENS_PATH, MESSAGES_PATH, CountTokensEndpoint, MessagesEndpoint
+from synaxis_core.server.openapi import chat_completions, create_response
+from synaxis_core.server.openapi import count_message_tokens, create_message
 from synaxis_core.server.routes import health, list_models, metrics, own_usage
 from synaxis_core.settings import Settings
 
@@ -56,12 +56,9 @@ class GatewayApp(Litestar):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.hot_routes = {
-            CHAT_PATH: ChatEndpoint(self.state),
-            MESSAGES_PATH: MessagesEndpoint(self.state),
-            COUNT_TOKENS_PATH: CountTokensEndpoint(self.state),
-            RESPONSES_PATH: ResponsesEndpoint(self.state),
-        }
+        self.hot_routes = {CHAT_PATH: ChatEndpoint(self.state), RESPONSES_PATH: ResponsesEndpoint(self.state)}
+        self.hot_routes[MESSAGES_PATH] = MessagesEndpoint(self.state)
+        self.hot_routes[COUNT_TOKENS_PATH] = CountTokensEndpoint(self.state)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -137,7 +134,7 @@ def create_app(
                 await fake.astop()
 
     return GatewayApp(
-        route_handlers=[chat_completions, create_message, count_message_tokens, create_response,
+        route_handlers=[chat_completions, create_response, create_message, count_message_tokens,
                         list_models, own_usage, health, metrics, AdminController, *console_routes()],
         template_config=template_config(),
         dependencies=DEPENDENCIES,

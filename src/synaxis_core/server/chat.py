@@ -22,17 +22,19 @@ from synaxis_core.server.edge import (
     JSON_HEADER,
     SSE_HEADERS,
     HotEndpoint,
+    OPTION_HEADERS,
     answer_headers,
     read_json_body,
     reasoning_mode,
     request_headers,
+    request_options,
 )
 from synaxis_core.server.request import decode_chat_request
 from synaxis_core.sse import DONE_EVENT, encode_event
 
 CHAT_PATH = "/v1/chat/completions"
 _encode = msgspec.json.encode
-_READ = frozenset((b"authorization", b"content-type", b"content-length", b"x-synaxis-reasoning"))
+_READ = frozenset((b"authorization", b"content-type", b"content-length", b"x-synaxis-reasoning")) | OPTION_HEADERS
 
 
 class ChatEndpoint(HotEndpoint):
@@ -46,19 +48,17 @@ class ChatEndpoint(HotEndpoint):
         try:
             raw = await read_json_body(receive, headers, gateway.settings.max_body_bytes)
             mode = reasoning_mode(headers.get("x-synaxis-reasoning"), gateway.settings.reasoning_mode)
-            request = decode_chat_request(raw, mode)
+            request = request_options(decode_chat_request(raw, mode), headers)
         except SynaxisError as exc:  # an unreadable request is still one ledger row
             await gateway.pipeline.reject(tenant, request_id, exc)
             raise
         if not request.stream:
             answer = await gateway.pipeline.complete(tenant, request, request_id)
-            d = answer.deployment
-            headers_out = [JSON_HEADER, *answer_headers(gateway, d.provider_name, d.id, answer.attempts, request_id)]
+            headers_out = [JSON_HEADER, *answer_headers(gateway, answer, request_id)]
             await send_bytes(send, 200, headers_out, _encode(answer.response))
             return
         stream = await gateway.pipeline.stream(tenant, request, request_id)
-        d = stream.deployment
-        headers_out = [*SSE_HEADERS, *answer_headers(gateway, d.provider_name, d.id, stream.attempts, request_id)]
+        headers_out = [*SSE_HEADERS, *answer_headers(gateway, stream, request_id)]
         try:
             await send_stream(send, receive, headers_out, _events(stream, request.include_usage))
         finally:

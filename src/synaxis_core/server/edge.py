@@ -3,12 +3,15 @@
 ``HotEndpoint`` is the plain ASGI shell (see ``server.asgi``): a request id, the
 method check, and every failure answered by the one error writer in the dialect's
 shape. The helpers read the headers a route needs, the JSON body within the body limit,
-the ``x-synaxis-reasoning`` header, and write the ``x-synaxis-*`` headers of an answer.
+the ``x-synaxis-reasoning`` header, the per-request options every hot route reads
+(``x-synaxis-cache``, ``x-synaxis-cache-ttl``, ``traceparent``: ``request_options``), and
+write the ``x-synaxis-*`` headers of an answer (``answer_headers``).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -18,11 +21,19 @@ from synaxis_core.runtime.gateway import Gateway
 from synaxis_core.server.asgi import ClientDisconnected, RawHeaders, Receive, Scope, Send, check_header_size, read_body
 from synaxis_core.server.errors import REQUEST_ID_HEADER, ErrorShape, InternalError, openai_shape, send_error
 
+if TYPE_CHECKING:
+    from synaxis_core.runtime.pipeline import Answer, ChunkStream
+    from synaxis_core.types import ChatRequest
+
 log = logging.getLogger("synaxis.server")
 REASONING_MODES = ("separate", "strip", "keep")
 JSON_HEADER = (b"content-type", b"application/json")
 SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
 _REQUEST_ID = REQUEST_ID_HEADER.encode()
+CACHE_MODES = ("on", "off", "force")
+MAX_CACHE_TTL_S = 30 * 86400
+OPTION_HEADERS = frozenset((b"x-synaxis-cache", b"x-synaxis-cache-ttl", b"traceparent", b"tracestate"))
+"""The headers ``request_options`` reads: every hot route adds them to the ones it reads."""
 _decoder = msgspec.json.Decoder()
 
 
@@ -108,10 +119,34 @@ def reasoning_mode(header: str | None, default: str) -> str:
     return mode
 
 
-def answer_headers(gateway: Gateway, provider: str, model: str, attempts: int, request_id: str) -> RawHeaders:
-    """Where an answer went: ``x-synaxis-provider``, ``-model``, ``-attempts``, the request id."""
-    headers = [(b"x-synaxis-provider", provider.encode()), (b"x-synaxis-model", model.encode()),
-               (b"x-synaxis-attempts", str(attempts).encode()), (_REQUEST_ID, request_id.encode())]
+def request_options(request: ChatRequest, headers: dict[str, str]) -> ChatRequest:
+    """The per-request options of ``headers`` on ``request``: the response cache
+    (``x-synaxis-cache: on|off|force``, ``x-synaxis-cache-ttl: SECONDS``) and the trace
+    context (``traceparent``, ``tracestate``). A malformed cache header is a 400."""
+    mode = headers.get("x-synaxis-cache")
+    if mode is not None:
+        mode = mode.strip().lower()
+        if mode not in CACHE_MODES:
+            raise InvalidRequest(f"x-synaxis-cache must be one of {', '.join(CACHE_MODES)}, got {headers['x-synaxis-cache']!r}")
+        request.cache = mode
+    ttl = headers.get("x-synaxis-cache-ttl")
+    if ttl is not None:
+        ttl = ttl.strip()
+        if not ttl.isdigit() or not 1 <= int(ttl) <= MAX_CACHE_TTL_S:
+            raise InvalidRequest(f"x-synaxis-cache-ttl must be whole seconds from 1 to {MAX_CACHE_TTL_S}, got {ttl!r}")
+        request.cache_ttl_s = int(ttl)
+    request.traceparent = headers.get("traceparent")
+    request.tracestate = headers.get("tracestate")
+    return request
+
+
+def answer_headers(gateway: Gateway, answer: Answer | ChunkStream, request_id: str) -> RawHeaders:
+    """Where an answer went: ``x-synaxis-provider``, ``-model``, ``-attempts`` (0 for a
+    cached answer), ``x-synaxis-cache`` (``hit`` or ``miss``), the request id."""
+    d = answer.deployment
+    headers = [(b"x-synaxis-provider", d.provider_name.encode()), (b"x-synaxis-model", d.id.encode()),
+               (b"x-synaxis-attempts", str(answer.attempts).encode()), (b"x-synaxis-cache", answer.cache.encode()),
+               (_REQUEST_ID, request_id.encode())]
     if gateway.demo:
         headers.append((b"x-synaxis-demo", b"true"))
     return headers

@@ -30,11 +30,13 @@ from synaxis_core.server.edge import (
     JSON_HEADER,
     SSE_HEADERS,
     HotEndpoint,
+    OPTION_HEADERS,
     answer_headers,
     decode_json_object,
     read_json_body,
     reasoning_mode,
     request_headers,
+    request_options,
 )
 from synaxis_core.server.errors import REQUEST_ID_HEADER
 from synaxis_core.server.request import MAX_OUTPUT_ESTIMATE
@@ -44,7 +46,8 @@ MESSAGES_PATH = "/v1/messages"
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 EXPECTED = "`model`, `max_tokens` and `messages`"
 _encode = msgspec.json.encode
-_READ = frozenset((b"x-api-key", b"authorization", b"content-type", b"content-length", b"x-synaxis-reasoning"))
+_READ = frozenset((b"x-api-key", b"authorization", b"content-type", b"content-length",
+                   b"x-synaxis-reasoning")) | OPTION_HEADERS
 
 
 def _authorization(headers: dict[str, str]) -> str | None:
@@ -66,19 +69,18 @@ class MessagesEndpoint(HotEndpoint):
             raw = await read_json_body(receive, headers, gateway.settings.max_body_bytes)
             mode = reasoning_mode(headers.get("x-synaxis-reasoning"), gateway.settings.reasoning_mode)
             request = translate_request(decode_json_object(raw, EXPECTED), mode, MAX_OUTPUT_ESTIMATE)
+            request_options(request, headers)
         except SynaxisError as exc:  # an unreadable request is still one ledger row
             await gateway.pipeline.reject(tenant, request_id, exc, dialect=DIALECT)
             raise
         message_id = f"msg_{request_id}"
         if not request.stream:
             answer = await gateway.pipeline.complete(tenant, request, request_id)
-            d = answer.deployment
-            headers_out = [JSON_HEADER, *answer_headers(gateway, d.provider_name, d.id, answer.attempts, request_id)]
+            headers_out = [JSON_HEADER, *answer_headers(gateway, answer, request_id)]
             await send_bytes(send, 200, headers_out, _encode(to_message(answer.response, request, message_id)))
             return
         stream = await gateway.pipeline.stream(tenant, request, request_id)
-        d = stream.deployment
-        headers_out = [*SSE_HEADERS, *answer_headers(gateway, d.provider_name, d.id, stream.attempts, request_id)]
+        headers_out = [*SSE_HEADERS, *answer_headers(gateway, stream, request_id)]
         try:
             await send_stream(send, receive, headers_out, _events(stream, StreamTranslator(request, message_id)))
         finally:

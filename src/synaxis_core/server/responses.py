@@ -26,18 +26,20 @@ from synaxis_core.server.edge import (
     JSON_HEADER,
     SSE_HEADERS,
     HotEndpoint,
+    OPTION_HEADERS,
     answer_headers,
     decode_json_object,
     read_json_body,
     reasoning_mode,
     request_headers,
+    request_options,
 )
 from synaxis_core.server.request import MAX_OUTPUT_ESTIMATE
 from synaxis_core.sse import encode_event
 
 RESPONSES_PATH = "/v1/responses"
 DIALECT = "responses"
-_READ = frozenset((b"authorization", b"content-type", b"content-length", b"x-synaxis-reasoning"))
+_READ = frozenset((b"authorization", b"content-type", b"content-length", b"x-synaxis-reasoning")) | OPTION_HEADERS
 _encode = msgspec.json.encode
 
 
@@ -56,18 +58,17 @@ class ResponsesEndpoint(HotEndpoint):
                 decode_json_object(raw, "`model` and `input`"), response_id=f"resp_{request_id}",
                 created_at=int(time.time()), reasoning_mode=mode, max_output_limit=MAX_OUTPUT_ESTIMATE,
             )
+            request_options(request, headers)
         except SynaxisError as exc:  # an unreadable request is still one ledger row
             await gateway.pipeline.reject(tenant, request_id, exc, dialect=DIALECT)
             raise
         if not request.stream:
             answer = await gateway.pipeline.complete(tenant, request, request_id)
-            d = answer.deployment
-            out = [JSON_HEADER, *answer_headers(gateway, d.provider_name, d.id, answer.attempts, request_id)]
+            out = [JSON_HEADER, *answer_headers(gateway, answer, request_id)]
             await send_bytes(send, 200, [*out, *_warnings(shell)], _encode(to_response(answer.response, shell)))
             return
         stream = await gateway.pipeline.stream(tenant, request, request_id)
-        d = stream.deployment
-        out = [*SSE_HEADERS, *answer_headers(gateway, d.provider_name, d.id, stream.attempts, request_id)]
+        out = [*SSE_HEADERS, *answer_headers(gateway, stream, request_id)]
         try:
             await send_stream(send, receive, [*out, *_warnings(shell)], _events(stream, StreamTranslator(shell)))
         finally:

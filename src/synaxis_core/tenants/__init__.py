@@ -24,18 +24,29 @@ ALL_MODELS = "*"
 
 
 class Limit(msgspec.Struct, frozen=True, kw_only=True):
-    """One guardrail row: requests/minute, tokens/minute, USD per calendar month (UTC)."""
+    """One guardrail row: requests/minute, tokens/minute, USD per calendar month (UTC);
+    on the ``*`` row also the tenant's response-cache TTL in seconds (None or 0: off)."""
 
     rpm: int | None = None
     tpm: int | None = None
     budget_usd: float | None = None
+    cache_ttl_s: int | None = None
 
     @property
     def empty(self) -> bool:
+        return self.guards_nothing and self.cache_ttl_s is None
+
+    @property
+    def guards_nothing(self) -> bool:
+        """No RPM, TPM or budget (a row that only sets the cache)."""
         return self.rpm is None and self.tpm is None and self.budget_usd is None
 
     def as_dict(self) -> dict[str, int | float | None]:
-        return {"rpm": self.rpm, "tpm": self.tpm, "budget_usd": self.budget_usd}
+        """``rpm``, ``tpm``, ``budget_usd``, and ``cache_ttl_s`` when it is set."""
+        found: dict[str, int | float | None] = {"rpm": self.rpm, "tpm": self.tpm, "budget_usd": self.budget_usd}
+        if self.cache_ttl_s is not None:
+            found["cache_ttl_s"] = self.cache_ttl_s
+        return found
 
 
 class TenantInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,6 +55,18 @@ class TenantInfo(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     name: str
     limits: dict[str, Limit] = msgspec.field(default_factory=dict)
+    """Only rows that guard something (RPM, TPM, budget): the usual tenant has none."""
+    cache_ttl_s: int = 0
+    """Its answers are cached this many seconds (the ``*`` row's ``cache_ttl_s``); 0: off."""
+
+    @classmethod
+    def of(cls, id: int, name: str, rows: dict[str, Limit]) -> "TenantInfo":
+        """A tenant from its ``tenant_model_limits`` rows by model."""
+        everything = rows.get(ALL_MODELS)
+        return cls(
+            id=id, name=name, limits={model: limit for model, limit in rows.items() if not limit.guards_nothing},
+            cache_ttl_s=(everything.cache_ttl_s or 0) if everything is not None else 0,
+        )
 
     def scopes(self, names: str | Collection[str]) -> list[tuple[str, Limit]]:
         """The guardrails that apply to a request: ``"*"`` first, then each one whose model

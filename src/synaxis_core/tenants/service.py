@@ -29,8 +29,10 @@ from synaxis_core.tenants.keys import (
 Sessions = async_sessionmaker[AsyncSession]
 MAX_RATE = 2**31 - 1
 """The largest RPM/TPM limit (the columns are 32-bit integers)."""
-LIMIT_FIELDS = {"rpm": "allowed_rpm", "tpm": "allowed_tpm", "budget_usd": "monthly_budget_usd"}
+LIMIT_FIELDS = {"rpm": "allowed_rpm", "tpm": "allowed_tpm", "budget_usd": "monthly_budget_usd", "cache_ttl_s": "cache_ttl_s"}
 """``Limit`` field -> ``tenant_model_limits`` column."""
+MAX_CACHE_TTL_S = 30 * 86400
+"""The longest a tenant's answers may stay cached (30 days)."""
 
 
 def _insert(session: AsyncSession) -> Callable[..., Any]:
@@ -55,7 +57,7 @@ async def _tenant(session: AsyncSession, name: str) -> Tenant:
 
 
 def _limit(row: TenantModelLimit) -> Limit:
-    return Limit(rpm=row.allowed_rpm, tpm=row.allowed_tpm, budget_usd=row.monthly_budget_usd)
+    return Limit(rpm=row.allowed_rpm, tpm=row.allowed_tpm, budget_usd=row.monthly_budget_usd, cache_ttl_s=row.cache_ttl_s)
 
 
 async def _limits_by_tenant(session: AsyncSession, tenant_ids: Iterable[int] | None = None) -> dict[int, dict[str, Limit]]:
@@ -84,7 +86,7 @@ async def create_key(sessions: Sessions, tenant_name: str) -> tuple[TenantInfo, 
         tenant = await _tenant(session, name)
         session.add(ApiKey(tenant_id=tenant.id, key_hash=hash_key(key), prefix=key_prefix(key)))
         limits = (await _limits_by_tenant(session, [tenant.id])).get(tenant.id, {})
-    return TenantInfo(id=tenant.id, name=tenant.name, limits=limits), key
+    return TenantInfo.of(tenant.id, tenant.name, limits), key
 
 
 async def revoke_key(sessions: Sessions, prefix_or_key: str) -> int:
@@ -160,21 +162,28 @@ async def set_limit(
     tpm: int | None = None,
     budget_usd: float | None = None,
     *,
+    cache_ttl_s: int | None = None,
     clear: Iterable[str] = (),
 ) -> Limit:
     """Set guardrails of ``tenant_name`` for ``model`` (``"*"``: the whole tenant).
 
     A value left ``None`` keeps the old one. ``0`` is a real limit (it blocks). To
-    remove a limit, name it in ``clear`` (``"rpm"``, ``"tpm"``, ``"budget_usd"``, or
-    ``"all"``); a row left with no limit at all is deleted. Returns the resulting row.
+    remove a limit, name it in ``clear`` (``"rpm"``, ``"tpm"``, ``"budget_usd"``,
+    ``"cache_ttl_s"``, or ``"all"``); a row left with no limit at all is deleted.
+    ``cache_ttl_s`` (``*`` only) turns the tenant's response cache on for that many
+    seconds (0: off). Returns the resulting row.
     """
     model = _check_name(model, "model")
     clear = set(clear)
     if "all" in clear:
         clear = (clear - {"all"}) | set(LIMIT_FIELDS)
     if unknown := clear - set(LIMIT_FIELDS):
-        raise InvalidRequest(f"cannot clear {sorted(unknown)}: choose from rpm, tpm, budget_usd, all")
-    given = {"rpm": rpm, "tpm": tpm, "budget_usd": budget_usd}
+        raise InvalidRequest(f"cannot clear {sorted(unknown)}: choose from rpm, tpm, budget_usd, cache_ttl_s, all")
+    if cache_ttl_s is not None and model != ALL_MODELS:
+        raise InvalidRequest("the response cache is set for the whole tenant: use model * for cache_ttl_s")
+    if cache_ttl_s is not None and cache_ttl_s > MAX_CACHE_TTL_S:
+        raise InvalidRequest(f"cache_ttl_s must be at most {MAX_CACHE_TTL_S} (30 days), not {cache_ttl_s}")
+    given = {"rpm": rpm, "tpm": tpm, "budget_usd": budget_usd, "cache_ttl_s": cache_ttl_s}
     values: dict[str, Any] = {}
     for field, value in given.items():
         if value is None:
@@ -188,7 +197,7 @@ async def set_limit(
         values[LIMIT_FIELDS[field]] = value
     values.update({LIMIT_FIELDS[field]: None for field in clear})
     if not values:
-        raise InvalidRequest("nothing to change: give a limit to set (rpm, tpm, budget) or one to clear")
+        raise InvalidRequest("nothing to change: give a limit to set (rpm, tpm, budget, cache TTL) or one to clear")
     now = utcnow()
     async with sessions.begin() as session:
         tenant = await _tenant(session, _check_name(tenant_name))
@@ -222,6 +231,7 @@ def _version_query() -> Any:
         (m, func.sum(m.allowed_rpm)), (m, func.count(m.allowed_rpm)),
         (m, func.sum(m.allowed_tpm)), (m, func.count(m.allowed_tpm)),
         (m, func.sum(m.monthly_budget_usd)), (m, func.count(m.monthly_budget_usd)),
+        (m, func.sum(m.cache_ttl_s)), (m, func.count(m.cache_ttl_s)),
     ]
     return select(*(select(agg).select_from(table).scalar_subquery() for table, agg in aggregates))
 
@@ -254,7 +264,7 @@ async def load_auth_snapshot(sessions: Sessions) -> AuthSnapshot:
                 .where(ApiKey.revoked_at.is_(None), Tenant.active.is_(True))
             )
         ).all()
-    by_id = {t.id: TenantInfo(id=t.id, name=t.name, limits=limits.get(t.id, {})) for t in tenants}
+    by_id = {t.id: TenantInfo.of(t.id, t.name, limits.get(t.id, {})) for t in tenants}
     return AuthSnapshot(
         version=version,
         keys={key_hash: by_id[tenant_id] for key_hash, tenant_id in keys},

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
 from types import MappingProxyType
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Mapping, Sequence
 
 import httpx
 from litestar import Litestar
@@ -118,10 +118,12 @@ async def gateway_harness(
     environ: Mapping[str, str] | None = None,
     providers: tuple[str, ...] | None = None,
     tenant: str = "test",
+    plugins: Sequence[object] = (),
     **overrides: Any,
 ) -> AsyncIterator[GatewayHarness]:
     """A running gateway app and a key for ``tenant``; ``providers`` (default: every
-    installed one) are pointed at ``fake`` and the plugins of the others not loaded."""
+    installed one) are pointed at ``fake`` and the plugins of the others not loaded;
+    ``plugins`` (modules or objects with hook implementations) are registered as well."""
     from synaxis_core.server.app import create_app
     from synaxis_core.runtime.gateway import Gateway
     from synaxis_core.tenants.service import create_key
@@ -135,7 +137,7 @@ async def gateway_harness(
         **(environ or {}),
     }
     settings = Settings.from_env(variables, **overrides)
-    gateway = await Gateway.open(settings, ext=load_extensions(settings))
+    gateway = await Gateway.open(settings, ext=load_extensions(settings, extra=plugins))
     try:
         app = create_app(settings, gateway=gateway)
         app.state.gateway = gateway

@@ -18,7 +18,7 @@ from synaxis_core.runtime.gateway import Gateway
 from synaxis_core.tenants import ALL_MODELS
 from synaxis_core.tenants.service import create_key, list_keys, list_tenants, revoke_key, set_limit
 
-CLEARABLE = ("rpm", "tpm", "budget_usd")
+CLEARABLE = ("rpm", "tpm", "budget_usd", "cache_ttl_s")
 
 
 async def _render(request: Request[Any, Any, Any], gateway: Gateway, **extra: Any) -> Template:
@@ -78,7 +78,9 @@ async def limits(request: Request[Any, Any, Any], gateway: NamedDependency[Gatew
     clear = [name for name in CLEARABLE if text(form, f"clear_{name}")]
     try:
         rpm, tpm, budget = number(form, "rpm"), number(form, "tpm"), number(form, "budget_usd", float)
-        await set_limit(gateway.sessions, tenant, model, rpm=rpm, tpm=tpm, budget_usd=budget, clear=clear)
+        cache_ttl = number(form, "cache_ttl_s")
+        await set_limit(gateway.sessions, tenant, model, rpm=rpm, tpm=tpm, budget_usd=budget, cache_ttl_s=cache_ttl,
+                        clear=clear)
     except SynaxisError as exc:
         return redirect(request, "/ui/tenants", f"{tenant}: {exc}", kind="error")
     await gateway.reload_auth()
