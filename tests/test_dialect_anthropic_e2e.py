@@ -244,3 +244,25 @@ async def test_the_requests_are_counted_under_the_messages_dialect(gw, client):
     lines = set(scrape.splitlines())
     assert 'synaxis_requests_total{dialect="messages",model="glm-4.6",status="ok"} 1.0' in lines
     assert 'synaxis_requests_total{dialect="messages",model="-",status="error"} 1.0' in lines  # the unreadable body
+
+
+async def test_the_ledger_records_each_requests_dialect(gw):
+    """One request per dialect: each ledger row says which API the client spoke."""
+    h, _ = gw
+    from sqlalchemy import select
+
+    from synaxis_core.db.models import UsageRecord
+    from synaxis_core.testing.waiting import wait_until
+
+    body = {"model": "gpt-oss-120b", "messages": [{"role": "user", "content": "Hi"}]}
+    assert (await h.client.post("/v1/chat/completions", headers=h.auth(), json=body)).status_code == 200
+    assert (await h.client.post("/v1/messages", headers=h.auth(), json={**body, "max_tokens": 64})).status_code == 200
+    responses = {"model": "gpt-oss-120b", "input": "Hi"}
+    assert (await h.client.post("/v1/responses", headers=h.auth(), json=responses)).status_code == 200
+
+    async def dialects():
+        async with h.gateway.sessions() as session:
+            rows = (await session.execute(select(UsageRecord.dialect).order_by(UsageRecord.id))).scalars().all()
+        return rows if len(rows) == 3 else None
+
+    assert await wait_until(dialects, what="three ledger rows") == ["chat", "messages", "responses"]

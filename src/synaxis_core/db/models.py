@@ -162,6 +162,8 @@ class UsageRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     saved_usd: Mapped[float | None] = mapped_column(Float)
     """What an answer served from the cache (status ``cached``, cost 0) would have cost. 0003."""
+    dialect: Mapped[str | None] = mapped_column(String(16))
+    """The API the client spoke: ``chat``, ``messages``, ``responses`` (NULL: before 0004)."""
 
 
 class ValidationResult(Base):

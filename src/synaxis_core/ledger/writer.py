@@ -80,6 +80,8 @@ class UsageEntry(msgspec.Struct, kw_only=True, frozen=True):
     created_at: datetime = msgspec.field(default_factory=utcnow)
     saved_usd: float | None = None
     """What a cached answer would have cost upstream (None: not from the cache)."""
+    dialect: str = "chat"
+    """The API the client spoke (``chat``, ``messages``, ``responses``)."""
 
 
 _STOP: Any = object()

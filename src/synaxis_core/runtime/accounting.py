@@ -166,6 +166,7 @@ class Accounting:
             attempts=record.attempts,
             stream=record.stream,
             saved_usd=saved,
+            dialect=record.dialect,
         )
         if record.span is not None:
             spans.end_request(record.span, status, http_status, prompt, completion, cost, saved)
