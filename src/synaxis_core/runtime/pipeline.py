@@ -138,13 +138,11 @@ class Pipeline:
             span, token = spans.start_request(request, tenant.name)
         try:
             record, route, plan, deadline = await self._start(tenant, request, request_id, span)
-            use = None
-            if request.cache is not None or request.cache_ttl_s or tenant.cache_ttl_s:
-                use = self._cache_use(tenant, request, span)
-                if use is not None and (hit := await self._lookup(use, record, plan)) is not None:
-                    record.keep_response(hit[0])
-                    await self.accounting.record(record, "cached", 200)
-                    return Answer(hit[0], hit[1], 0, "hit")
+            use, hit = await self._cached(tenant, request, record, plan, span)
+            if hit is not None:
+                record.keep_response(hit[0])
+                await self.accounting.record(record, "cached", 200)
+                return Answer(hit[0], hit[1], 0, "hit")
             try:
                 response, d, failed, elapsed_ms = await self.router.complete(
                     request.body, plan, route, deadline, self._attempt_failed
@@ -180,11 +178,9 @@ class Pipeline:
             span, token = spans.start_request(request, tenant.name)
         try:
             record, route, plan, deadline = await self._start(tenant, request, request_id, span)
-            use = None
-            if request.cache is not None or request.cache_ttl_s or tenant.cache_ttl_s:
-                use = self._cache_use(tenant, request, span)
-                if use is not None and (hit := await self._lookup(use, record, plan)) is not None:
-                    return ChunkStream(hit[1], 0, record.keep_chunks(self._replay(record, hit[0])), "hit")
+            use, hit = await self._cached(tenant, request, record, plan, span)
+            if hit is not None:
+                return ChunkStream(hit[1], 0, record.keep_chunks(self._replay(record, hit[0])), "hit")
             body = request.body
             if not request.include_usage:  # ask for usage anyway: the ledger needs it
                 body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
@@ -270,6 +266,18 @@ class Pipeline:
             spans.answered(record.span, d.id, d.provider_name, record.attempts)
 
     # --- the response cache ----------------------------------------------------------------
+
+    async def _cached(
+        self, tenant: TenantInfo, request: ChatRequest, record: RequestRecord, plan: list[Deployment], span: Any
+    ) -> tuple[CacheUse | None, tuple[dict[str, Any], Deployment] | None]:
+        """The cache's part before any upstream call, for both entry points: how this request
+        uses the cache (None: not at all) and the stored answer when there is one."""
+        if request.cache is None and not request.cache_ttl_s and not tenant.cache_ttl_s:
+            return None, None  # the usual request: the cache is off for it
+        use = self._cache_use(tenant, request, span)
+        if use is None:
+            return None, None
+        return use, await self._lookup(use, record, plan)
 
     def _cache_use(self, tenant: TenantInfo, request: ChatRequest, span: Any) -> CacheUse | None:
         """The cache for a request that may use it (``x-synaxis-cache``, a TTL header, or its

@@ -22,7 +22,7 @@ from synaxis_core.server.edge import (
     JSON_HEADER,
     SSE_HEADERS,
     HotEndpoint,
-    OPTION_HEADERS,
+    READ_HEADERS,
     answer_headers,
     read_json_body,
     reasoning_mode,
@@ -34,7 +34,6 @@ from synaxis_core.sse import DONE_EVENT, encode_event
 
 CHAT_PATH = "/v1/chat/completions"
 _encode = msgspec.json.encode
-_READ = frozenset((b"authorization", b"content-type", b"content-length", b"x-synaxis-reasoning")) | OPTION_HEADERS
 
 
 class ChatEndpoint(HotEndpoint):
@@ -43,7 +42,7 @@ class ChatEndpoint(HotEndpoint):
     path = CHAT_PATH
 
     async def serve(self, gateway: Gateway, request_id: str, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = request_headers(scope["headers"], _READ)
+        headers = request_headers(scope["headers"], READ_HEADERS)
         tenant = gateway.authenticate(headers.get("authorization"))
         try:
             raw = await read_json_body(receive, headers, gateway.settings.max_body_bytes)

@@ -34,6 +34,8 @@ CACHE_MODES = ("on", "off", "force")
 MAX_CACHE_TTL_S = 30 * 86400
 OPTION_HEADERS = frozenset((b"x-synaxis-cache", b"x-synaxis-cache-ttl", b"traceparent", b"tracestate"))
 """The headers ``request_options`` reads: every hot route adds them to the ones it reads."""
+READ_HEADERS = frozenset((b"authorization", b"content-type", b"content-length", b"x-synaxis-reasoning")) | OPTION_HEADERS
+"""What a hot route reads of a request's headers (a dialect may add its own)."""
 _decoder = msgspec.json.Decoder()
 
 

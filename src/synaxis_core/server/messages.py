@@ -30,7 +30,7 @@ from synaxis_core.server.edge import (
     JSON_HEADER,
     SSE_HEADERS,
     HotEndpoint,
-    OPTION_HEADERS,
+    READ_HEADERS,
     answer_headers,
     decode_json_object,
     read_json_body,
@@ -46,8 +46,7 @@ MESSAGES_PATH = "/v1/messages"
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 EXPECTED = "`model`, `max_tokens` and `messages`"
 _encode = msgspec.json.encode
-_READ = frozenset((b"x-api-key", b"authorization", b"content-type", b"content-length",
-                   b"x-synaxis-reasoning")) | OPTION_HEADERS
+_READ = READ_HEADERS | {b"x-api-key"}  # Anthropic's SDKs send the key there
 
 
 def _authorization(headers: dict[str, str]) -> str | None:

@@ -26,7 +26,7 @@ from synaxis_core.server.edge import (
     JSON_HEADER,
     SSE_HEADERS,
     HotEndpoint,
-    OPTION_HEADERS,
+    READ_HEADERS,
     answer_headers,
     decode_json_object,
     read_json_body,
@@ -39,7 +39,6 @@ from synaxis_core.sse import encode_event
 
 RESPONSES_PATH = "/v1/responses"
 DIALECT = "responses"
-_READ = frozenset((b"authorization", b"content-type", b"content-length", b"x-synaxis-reasoning")) | OPTION_HEADERS
 _encode = msgspec.json.encode
 
 
@@ -49,7 +48,7 @@ class ResponsesEndpoint(HotEndpoint):
     path = RESPONSES_PATH
 
     async def serve(self, gateway: Gateway, request_id: str, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = request_headers(scope["headers"], _READ)
+        headers = request_headers(scope["headers"], READ_HEADERS)
         tenant = gateway.authenticate(headers.get("authorization"))
         try:
             raw = await read_json_body(receive, headers, gateway.settings.max_body_bytes)
