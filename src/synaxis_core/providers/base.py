@@ -51,6 +51,7 @@ from synaxis_core.providers.http import (
     read_capped,
     timeout_for,
 )
+from synaxis_core.providers.shape import chunk_problem, response_problem
 from synaxis_core.providers.retry import RETRY_STATUSES, RetryableStatus, call_with_retries
 from synaxis_core.sse import DONE, SSEDecoder, SSEError
 from synaxis_core.providers.upstream_errors import (
@@ -199,7 +200,7 @@ class OpenAICompatibleProvider:
                 raise self.normalize_error(error_from_event(data, provider=self.name, secrets=self._secrets()))
             raise UpstreamProtocolError(f"{self.name}: response has no 'choices'", provider=self.name)
         data = self.normalize_response(data)
-        problem = _response_problem(data)
+        problem = response_problem(data)
         if problem is not None:
             raise UpstreamProtocolError(f"{self.name}: malformed response: {problem}", provider=self.name)
         return data
@@ -328,7 +329,7 @@ class OpenAICompatibleProvider:
         if event == b"error" or chunk.get("error"):
             raise self.normalize_error(error_from_event(chunk, provider=self.name, secrets=self._secrets()))
         chunk = self.normalize_chunk(chunk)
-        problem = _chunk_problem(chunk)
+        problem = chunk_problem(chunk)
         if problem is not None:
             raise UpstreamProtocolError(f"{self.name}: malformed stream chunk: {problem}", provider=self.name)
         return chunk
@@ -420,67 +421,5 @@ class OpenAICompatibleProvider:
         except ResponseTooLarge as exc:
             raise UpstreamProtocolError(f"{self.name}: {exc}", provider=self.name) from None
 
-
-def _chunk_problem(chunk: dict[str, Any]) -> str | None:
-    """What makes a stream chunk unusable (None: nothing). Only what the gateway reads:
-    ``choices`` a list of objects, each ``index`` an integer, ``delta`` an object whose
-    ``content`` is text, null or a list of parts, ``reasoning_content``/``reasoning``
-    text or null, ``tool_calls`` a list of objects. A few type checks per choice
-    (0.3 µs for the usual chunk): a schema library per chunk would cost more than the
-    rest of the chunk's handling."""
-    choices = chunk.get("choices")
-    if choices.__class__ is not list:
-        return None if choices is None else f"'choices' is {type(choices).__name__}, not a list"
-    for choice in choices:
-        if choice.__class__ is not dict:
-            return f"a choice is {type(choice).__name__}, not an object"
-        delta = choice.get("delta")
-        if delta.__class__ is dict:
-            content = delta.get("content")
-            if content.__class__ is not str and content is not None and content.__class__ is not list:
-                return f"'delta.content' is {type(content).__name__}, not text"
-            if len(delta) > 1:  # the usual delta is {"content": "..."}: nothing more to look at
-                problem = _more_problem(delta, "delta")
-                if problem is not None:
-                    return problem
-        elif delta is not None:
-            return f"'delta' is {type(delta).__name__}, not an object"
-        index = choice.get("index")
-        if index.__class__ is not int and index is not None:
-            return f"'index' is {type(index).__name__}, not an integer"
-    return None
-
-
-def _response_problem(data: dict[str, Any]) -> str | None:
-    """``_chunk_problem`` for a whole response: ``choices[i].message`` instead of ``delta``."""
-    choices = data.get("choices")
-    if choices.__class__ is not list:
-        return f"'choices' is {type(choices).__name__}, not a list"
-    for choice in choices:
-        if choice.__class__ is not dict:
-            return f"a choice is {type(choice).__name__}, not an object"
-        message = choice.get("message")
-        if message is None:
-            continue
-        if message.__class__ is not dict:
-            return f"'message' is {type(message).__name__}, not an object"
-        content = message.get("content")
-        if content.__class__ is not str and content is not None and content.__class__ is not list:
-            return f"'message.content' is {type(content).__name__}, not text"
-        problem = _more_problem(message, "message")
-        if problem is not None:
-            return problem
-    return None
-
-
-def _more_problem(message: dict[str, Any], where: str) -> str | None:
-    for key in ("reasoning_content", "reasoning"):
-        value = message.get(key)
-        if value is not None and value.__class__ is not str:
-            return f"'{where}.{key}' is {type(value).__name__}, not text"
-    calls = message.get("tool_calls")
-    if calls is not None and (calls.__class__ is not list or any(c.__class__ is not dict for c in calls)):
-        return f"'{where}.tool_calls' is not a list of objects"
-    return None
 
 Provider = OpenAICompatibleProvider
