@@ -1,20 +1,25 @@
-"""The gateway benchmark (``make bench``): upstream, minimal proxy and Synaxis, one run.
+"""The gateway benchmark (``make bench``): upstream, the floor, minimal proxies and Synaxis, one run.
 
 Needs nginx, wrk and py-spy: ``bash bench/setup.sh`` installs them. Then::
 
-    .venv/bin/python bench/run.py            # ~10 s per point, then the micro-benchmarks
-    .venv/bin/python bench/run.py --quick    # ~3 s per point
-    .venv/bin/python bench/run.py --profile  # also py-spy on Synaxis at 32 clients
+    .venv/bin/python bench/run.py            # ~10 s per point, slow streams, micro-benchmarks
+    .venv/bin/python bench/run.py --quick    # ~3 s per point, slow streams at 5,000 only
+    .venv/bin/python bench/run.py --profile  # also py-spy on Synaxis at 32 clients (JSON and streams)
     .venv/bin/python bench/run.py --memory   # 100,000 requests, RSS every 10,000
 
 nginx (the upstream) answers a fixed completion with inline ``<think>`` reasoning and
-``usage``, or a fixed SSE stream. Three processes are measured in turn, each pinned to
-CPU 0 while nginx and wrk run on CPU 1: nginx itself (its worker moved to CPU 0 for
-that row), ``harness/minimal_proxy.py`` (Litestar + aiohttp, the floor for a Python
-gateway) and ``synaxis serve`` with its full pipeline (auth, routing over three
-deployments, tenant limits on the memory backend, think-tag post-processing, ledger on
-SQLite). Results go to ``bench/results/<timestamp>.json``; exit status 1 when a budget
-check fails.
+``usage``, or a fixed SSE stream of 23 events (20 deltas, finish, usage, ``[DONE]``). The
+processes measured in turn, each pinned to CPU 0 while nginx and wrk run on CPU 1:
+nginx itself (its worker moved to CPU 0 for that row), ``harness/bare_proxy.py`` (a bare
+ASGI app on pyreqwest under uvicorn with uvloop and httptools: the floor every ratio is
+taken against), ``harness/minimal_proxy.py`` (Litestar + aiohttp, and Litestar +
+pyreqwest: context) and ``synaxis serve`` with its full pipeline (auth, routing over
+three deployments, tenant limits on the memory backend, think-tag post-processing,
+ledger on SQLite). For each: requests/s at 1, 32 and 128 clients, whole streams/s at 32
+clients, stream time to first byte, CPU per request and per stream. Then
+``slow_streams.py`` (1,000 / 5,000 / 10,000 concurrent slow streams through the floor
+and Synaxis). Results go to ``bench/results/<timestamp>.json``; exit status 1 when a
+budget line fails.
 
 Think tags: the config-file format has no key that turns a post-processor on, so by
 default the bench loads the ``synthetic`` plugin (its stripper applies to ``*-syn`` ids
@@ -39,15 +44,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from harness import nginx, procs, profile, synaxis_target, ttfb, wrk
+from harness import nginx, procs, profile, report, synaxis_target, ttfb, wrk
 from harness.fixtures import ANSWER, request_body
+from harness.report import BUDGET, FLOOR, SAME_CLIENT
 
 UNDER_TEST, LOAD = "0", "1"
-SAME_CLIENT = "minimal/pyreqwest"
-"""The minimal proxy on Synaxis's own HTTP client: what the gateway's work costs on top."""
 RESULTS = HERE / "results"
-BUDGET = {"rps_ratio_32": 0.90, "p50_added_ms_1": 0.5, "cpu_ratio": 1.10, "ttfb_added_ms": 1.0,
-          "rss_mb": 150.0, "routing_us": 20.0, "stripper_mb_s": 50.0}
 
 
 class Target:
@@ -80,10 +82,25 @@ def measure(target: Target, args: argparse.Namespace, root: Path, load_pids: lis
         print(f"  {target.name:<9} {connections:>3} clients: {point['rps']:8.0f} req/s  "
               f"p50 {point['p50_ms']:6.2f} ms  p99 {point['p99_ms']:6.2f} ms  "
               f"cpu {point['cpu_us_per_req']:5.0f} us/req ({threads})", flush=True)
+    row["stream"] = stream_point(target, args, root, load_pids)
     row.update(ttfb.measure(target.port, request_body(stream=True).encode(), target.token, n=args.ttfb_requests))
     row["peak_rss_mb"] = procs.memory_mb(target.pid, "VmHWM")
     row["rss_mb"] = procs.memory_mb(target.pid)
     return row
+
+
+def stream_point(target: Target, args: argparse.Namespace, root: Path, load_pids: list[int]) -> dict:
+    """Whole streams (23 events each) per second at 32 clients, and CPU per stream."""
+    script = wrk.write_script(root / f"{target.name}-stream.lua", request_body(stream=True), target.token, stream=True)
+    wrk.run(target.port, script, 32, 1, LOAD)
+    before, contention = procs.cpu_seconds(target.pid), procs.Contention(target.pid, load_pids, UNDER_TEST, LOAD)
+    point = wrk.run(target.port, script, 32, args.seconds, LOAD)
+    point["cpu_us_per_req"] = (procs.cpu_seconds(target.pid) - before) / max(point["requests"], 1) * 1e6
+    point["other_cpu0_pct"], point["other_cpu1_pct"] = contention.percent()
+    print(f"  {target.name:<9}  32 clients: {point['rps']:8.0f} whole streams/s  p50 {point['p50_ms']:6.2f} ms  "
+          f"p99 {point['p99_ms']:6.2f} ms  cpu {point['cpu_us_per_req']:5.0f} us/stream"
+          + (f"  {point['errors']} errors" if point["errors"] else ""), flush=True)
+    return point
 
 
 def check_synaxis(port: int, token: str, think: bool) -> None:
@@ -100,10 +117,15 @@ def check_synaxis(port: int, token: str, think: bool) -> None:
         raise SystemExit("the think-tag post-processor did not run on the bench deployments")
 
 
-def start_minimal(port: int, upstream_url: str, root: Path, client: str = "aiohttp") -> subprocess.Popen:
-    command = ["taskset", "-c", UNDER_TEST, sys.executable, str(HERE / "harness" / "minimal_proxy.py"),
-               str(port), upstream_url, client]
-    with open(root / f"minimal-{client}.log", "wb") as log:
+PROXIES = ((FLOOR, "bare_proxy.py", ()), ("minimal proxy", "minimal_proxy.py", ("aiohttp",)),
+           (SAME_CLIENT, "minimal_proxy.py", ("pyreqwest",)))
+"""(row, script, arguments): the floor, then the Litestar pass-throughs for context."""
+
+
+def start_proxy(port: int, upstream_url: str, root: Path, script: str, extra: tuple[str, ...]) -> subprocess.Popen:
+    command = ["taskset", "-c", UNDER_TEST, sys.executable, str(HERE / "harness" / script), str(port), upstream_url,
+               *extra]
+    with open(root / f"{script}-{'-'.join(extra)}.log", "wb") as log:
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -116,101 +138,40 @@ def start_synaxis(root: Path, upstream_url: str, think: bool) -> Target:
     return Target("synaxis", port, proc, proc.pid, token)
 
 
-def run_profile(target: Target, args: argparse.Namespace, root: Path, stamp: str) -> str:
-    raw = RESULTS / f"{stamp}-synaxis.profile.txt"
-    script = wrk.write_script(root / "profile.lua", request_body(), target.token)
+def run_profile(target: Target, args: argparse.Namespace, root: Path, stamp: str, stream: bool = False) -> str:
+    kind = "stream" if stream else "json"
+    raw = RESULTS / f"{stamp}-synaxis-{kind}.profile.txt"
+    script = wrk.write_script(root / f"profile-{kind}.lua", request_body(stream=stream), target.token, stream=stream)
     spy = profile.record(target.pid, args.seconds, raw, LOAD)
     time.sleep(0.5)
     wrk.run(target.port, script, 32, args.seconds + 1, LOAD)
     _, err = spy.communicate()
     if spy.returncode != 0 or not raw.exists():
         return f"py-spy failed: {err.decode(errors='replace')[-500:]}"
-    report = profile.summarise(raw)
-    (RESULTS / f"{stamp}-synaxis.profile-summary.txt").write_text(report + "\n")
-    return report
+    summary = profile.summarise(raw)
+    (RESULTS / f"{stamp}-synaxis-{kind}.profile-summary.txt").write_text(summary + "\n")
+    return summary
 
 
 def micro_benchmarks() -> dict:
     routing = subprocess.run([sys.executable, str(HERE / "routing.py"), "--json"], capture_output=True, text=True,
                              check=False)
-    stripper = subprocess.run([sys.executable, str(HERE / "think_stripper.py")], capture_output=True, text=True,
-                              check=False)
-    result: dict = {"routing": json.loads(routing.stdout) if routing.stdout.strip() else None}
-    rates = {line.split(",")[0]: float(line.split()[-2]) for line in stripper.stdout.splitlines()
-             if "stripper stream" in line}
-    result["stripper_stream_mb_s"] = min(rates.values()) if rates else None
-    result["stripper_cases_mb_s"] = rates
-    result["stripper_output"] = stripper.stdout
-    return result
+    return {"routing": json.loads(routing.stdout) if routing.stdout.strip() else None}
 
 
-def fmt_table(rows: dict[str, dict], connections: list[int]) -> str:
-    cols = []
-    for c in connections:
-        cols += [f"rps@{c}"] + ([f"p50@{c}", f"p99@{c}"] if c in (1, 32) else [])
-    cols += ["TTFB p50", "CPU us/req", "peak RSS", "others %"]
-    lines = [f"{'':<15}" + "".join(f"{c:>11}" for c in cols)]
-    for name, row in rows.items():
-        cells = []
-        for c in connections:
-            p = row["points"][str(c)]
-            cells.append(f"{p['rps']:.0f}")
-            if c in (1, 32):
-                cells += [f"{p['p50_ms']:.2f}ms", f"{p['p99_ms']:.2f}ms"]
-        cpu = row["points"][str(_cpu_point(connections))]["cpu_us_per_req"]
-        busy = [max(p.get(f"other_cpu{i}_pct", 0) for p in row["points"].values()) for i in (0, 1)]
-        cells += [f"{row['ttfb_p50_ms']:.2f}ms", f"{cpu:.0f}", f"{row['peak_rss_mb']:.0f}MB", f"{busy[0]:.0f}/{busy[1]:.0f}"]
-        lines.append(f"{name:<15}" + "".join(f"{c:>11}" for c in cells))
-    lines.append("(others %: the most CPU 0 / CPU 1 time other processes took during a point; high = noisy)")
-    return "\n".join(lines)
-
-
-def _cpu_point(connections: list[int]) -> int:  # CPU per request is read at 32 clients
-    return 32 if 32 in connections else connections[-1]
-
-
-def ratios_and_checks(rows: dict[str, dict], connections: list[int], micro: dict | None) -> tuple[str, list]:
-    s, m = rows["synaxis"], rows["minimal proxy"]
-    cp = str(_cpu_point(connections))
-    lines = []
-    if SAME_CLIENT in rows:
-        same = rows[SAME_CLIENT]["points"][cp]["cpu_us_per_req"]
-        lines.append(f"synaxis / {SAME_CLIENT} (same HTTP client, for reference): CPU per request at {cp} "
-                     f"clients {s['points'][cp]['cpu_us_per_req'] / same:.2f}x "
-                     f"(+{s['points'][cp]['cpu_us_per_req'] - same:.0f} us: the gateway's own work)")
-    lines.append("synaxis / minimal proxy:")
-    for c in connections:
-        lines.append(f"  rps@{c}: {s['points'][str(c)]['rps'] / m['points'][str(c)]['rps']:.2f}x")
-    cpu_ratio = s["points"][cp]["cpu_us_per_req"] / m["points"][cp]["cpu_us_per_req"]
-    lines.append(f"  CPU per request (at {cp} clients): {cpu_ratio:.2f}x")
-    checks = []
-    if "32" in s["points"]:
-        ratio = s["points"]["32"]["rps"] / m["points"]["32"]["rps"]
-        checks.append(("rps at 32 clients >= 90% of the minimal proxy", f"{ratio:.0%}", ratio >= BUDGET["rps_ratio_32"]))
-    if "1" in s["points"]:
-        added = s["points"]["1"]["p50_ms"] - m["points"]["1"]["p50_ms"]
-        checks.append(("p50 at 1 client <= minimal + 0.5 ms", f"{added:+.2f} ms", added <= BUDGET["p50_added_ms_1"]))
-    checks.append((f"CPU per request at {cp} clients <= minimal + 10%", f"{cpu_ratio - 1:+.0%}",
-                   cpu_ratio <= BUDGET["cpu_ratio"]))
-    if "1" in s["points"] and cp != "1":  # the budget names the CPU line beside the 1-client latency
-        ratio_1 = s["points"]["1"]["cpu_us_per_req"] / m["points"]["1"]["cpu_us_per_req"]
-        checks.append(("CPU per request at 1 client <= minimal + 10%", f"{ratio_1 - 1:+.0%}",
-                       ratio_1 <= BUDGET["cpu_ratio"]))
-    added = s["ttfb_p50_ms"] - m["ttfb_p50_ms"]
-    checks.append(("stream TTFB p50 <= minimal + 1 ms", f"{added:+.2f} ms", added <= BUDGET["ttfb_added_ms"]))
-    checks.append(("peak RSS <= 150 MB (this run; --memory for 100k)", f"{s['peak_rss_mb']:.0f} MB",
-                   s["peak_rss_mb"] <= BUDGET["rss_mb"]))
-    if micro and micro.get("routing"):
-        us = micro["routing"]["global_3_candidates"]["median_us"]
-        checks.append(("routing decision <= 20 us (10,000 models)", f"{us:.1f} us", us <= BUDGET["routing_us"]))
-    if micro and micro.get("stripper_stream_mb_s") is not None:
-        rate = micro["stripper_stream_mb_s"]
-        cases = ", ".join(f"{k} {v:.0f}" for k, v in micro["stripper_cases_mb_s"].items())
-        checks.append(("think stripper >= 50 MB/s, 20-char deltas, every case", f"{cases} MB/s",
-                       rate >= BUDGET["stripper_mb_s"]))
-    lines.append("budget:")
-    lines += [f"  {'PASS' if ok else 'FAIL'}  {what}: {value}" for what, value, ok in checks]
-    return "\n".join(lines), [{"check": w, "value": v, "pass": ok} for w, v, ok in checks]
+def slow_streams(args: argparse.Namespace) -> dict | None:
+    """``slow_streams.py`` through the floor and Synaxis; its results (None if it failed)."""
+    levels = "5000" if args.quick else "1000,5000,10000"
+    print(f"slow streams ({levels} concurrent; bench/slow_streams.py)", flush=True)
+    done = subprocess.run([sys.executable, str(HERE / "slow_streams.py"), "--levels", levels, "--json"],
+                          stdout=subprocess.PIPE, text=True, check=False)
+    lines = done.stdout.strip().splitlines()
+    print("\n".join(lines[:-1]), flush=True)
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        print(f"  slow streams failed (exit status {done.returncode})", file=sys.stderr)
+        return None
 
 
 def memory_soak(target: Target, args: argparse.Namespace, root: Path) -> dict:
@@ -243,7 +204,7 @@ def memory_soak(target: Target, args: argparse.Namespace, root: Path) -> dict:
 
 def compare(args: argparse.Namespace, root: Path, server: subprocess.Popen, upstream_port: int,
             started: list[subprocess.Popen], results: dict, stamp: str) -> bool:
-    """The three rows, the micro-benchmarks, the table and the budget checks."""
+    """Every row, the slow streams, the micro-benchmarks, the table and the budget checks."""
     rows: dict[str, dict] = {}
     upstream_url = f"http://127.0.0.1:{upstream_port}/v1"
     worker = procs.children(server.pid)[0]
@@ -251,35 +212,39 @@ def compare(args: argparse.Namespace, root: Path, server: subprocess.Popen, upst
     print("upstream (nginx worker on CPU 0, wrk on CPU 1)", flush=True)
     rows["upstream"] = measure(Target("upstream", upstream_port, server, worker), args, root, [])
     procs.pin(worker, LOAD)
-    for label, client in (("minimal proxy", "aiohttp"), (SAME_CLIENT, "pyreqwest")):
+    for label, script, extra in PROXIES:
         port = procs.free_port()
-        proc = start_minimal(port, upstream_url, root, client)
+        proc = start_proxy(port, upstream_url, root, script, extra)
         started.append(proc)
         procs.wait_http(port, proc)
         print(label, flush=True)
-        rows[label] = measure(Target("minimal", port, proc, proc.pid), args, root, [worker])
+        rows[label] = measure(Target(script.split("_")[0], port, proc, proc.pid), args, root, [worker])
         procs.stop(proc)
     print(f"synaxis (think-tag post-processing {'on' if args.think else 'OFF'})", flush=True)
     target = start_synaxis(root / "synaxis-db", upstream_url, args.think)
     started.append(target.proc)
     rows["synaxis"] = measure(target, args, root, [worker])
     if args.profile:
-        print("profiling synaxis at 32 clients (py-spy)", flush=True)
+        print("profiling synaxis at 32 clients (py-spy), JSON then streams", flush=True)
         results["profile"] = run_profile(target, args, root, stamp)
+        results["profile_stream"] = run_profile(target, args, root, stamp, stream=True)
     procs.stop(target.proc)
+    slow = slow_streams(args) if args.slow else None
     micro = micro_benchmarks() if args.micro else None
-    results.update(rows=rows, micro=micro)
-    print("\n" + fmt_table(rows, args.connections))
-    text, checks = ratios_and_checks(rows, args.connections, micro)
-    print(text)
+    results.update(rows=rows, micro=micro, slow_streams=slow)
+    print("\n" + report.table(rows, args.connections))
+    print("\n".join(report.ratios(rows, args.connections)))
+    checks = report.checks(rows, args.connections, micro, slow)
+    print(report.budget_text(checks))
     results["checks"] = checks
-    if results.get("profile"):
-        print("\nprofile of synaxis at 32 clients:\n" + results["profile"])
+    for key, what in (("profile", "JSON requests"), ("profile_stream", "whole streams")):
+        if results.get(key):
+            print(f"\nprofile of synaxis at 32 clients, {what}:\n" + results[key])
     return all(c["pass"] for c in checks)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="Upstream vs minimal proxy vs Synaxis, one run.")
+    parser = argparse.ArgumentParser(description="Upstream, the floor, minimal proxies and Synaxis, one run.")
     parser.add_argument("--quick", action="store_true", help="~3 s per point, 1 s warm-up, 100 stream requests")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each load point")
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up before each target's points")
@@ -287,10 +252,11 @@ def main() -> int:
     parser.add_argument("--ttfb-requests", type=int, default=200)
     parser.add_argument("--no-think-tags", dest="think", action="store_false",
                         help="built-in plugins only: no think-tag post-processor on the bench deployments")
-    parser.add_argument("--profile", action="store_true", help="py-spy on Synaxis during an extra 32-client run")
+    parser.add_argument("--profile", action="store_true", help="py-spy on Synaxis during extra 32-client runs")
     parser.add_argument("--memory", action="store_true", help="only the memory soak of Synaxis")
     parser.add_argument("--requests", type=int, default=100_000, help="requests of the memory soak")
-    parser.add_argument("--no-micro", dest="micro", action="store_false", help="skip routing/stripper benchmarks")
+    parser.add_argument("--no-micro", dest="micro", action="store_false", help="skip the routing micro-benchmark")
+    parser.add_argument("--no-slow", dest="slow", action="store_false", help="skip the slow-stream benchmark")
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.warmup, args.ttfb_requests = 3.0, 1.0, 100

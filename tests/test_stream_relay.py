@@ -58,4 +58,29 @@ async def test_a_client_that_stays_gets_every_event() -> None:
         await asyncio.Event().wait()
 
     await send_stream(send, receive, [], events())
-    assert listening.is_set() and sent == [str(i).encode() for i in range(100)]
+    assert listening.is_set() and b"".join(sent) == b"".join(str(i).encode() for i in range(100))
+
+
+async def test_events_ready_together_go_out_in_one_send_and_none_waits_for_the_next() -> None:
+    """What one upstream read completed is one write to the client; an event is sent as
+    soon as the next would have to wait (the next read is only allowed once it is out)."""
+    sent: list[bytes] = []
+    next_read = asyncio.Event()
+
+    async def events():
+        for event in (b"a", b"b", b"c"):  # one read's worth of events
+            yield event
+        await next_read.wait()  # the upstream is silent until the client has had them
+        yield b"d"
+
+    async def send(message):
+        if message["type"] == "http.response.body":
+            sent.append(message["body"])
+            if message["body"] == b"abc":
+                next_read.set()
+
+    async def receive():
+        await asyncio.Event().wait()
+
+    await asyncio.wait_for(send_stream(send, receive, [], events()), timeout=10)  # a safety cap only
+    assert sent == [b"abc", b"d"]

@@ -33,13 +33,13 @@ COMPLETION = {
 _DELTAS = [
     {"role": "assistant", "content": ""},
     {"content": "<think>"},
-    {"content": "The user wants a short greeting."},
-    {"content": " Keep it brief and friendly."},
+    *({"content": t} for t in ("The", " user", " wants", " a short", " greeting.", " Keep", " it brief", " and",
+                               " friendly.")),
     {"content": "</think>"},
-    {"content": "Hello!"},
-    {"content": " How can I help"},
-    {"content": " you today?"},
+    *({"content": t} for t in ("Hello!", " How", " can", " I", " help", " you", " today", "?")),
 ]
+"""20 deltas: with the finish chunk, the usage chunk and ``[DONE]``, a stream of 23 events."""
+assert "".join(d["content"] for d in _DELTAS) == f"<think>{REASONING}</think>{ANSWER}"
 
 
 def _chunk(choices: list, **extra: object) -> dict:
@@ -58,6 +58,9 @@ def sse_body() -> str:
 
 def completion_body() -> str:
     return json.dumps(COMPLETION, separators=(",", ":"))
+
+
+STREAM_EVENTS = len(_DELTAS) + 3
 
 
 def request_body(stream: bool = False) -> str:

@@ -40,11 +40,16 @@ http {{
             internal;
             default_type text/event-stream;
             add_header Cache-Control no-cache;
+{sse_parts}
             return 200 '{sse}';
         }}
     }}
 }}
 """
+
+
+PART = 2000
+"""Characters of the SSE body per nginx variable (a config token is at most 4 KB)."""
 
 
 def _quote(text: str) -> str:
@@ -65,7 +70,12 @@ def write_config(root: Path, port: int) -> Path:
     for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (root / name).mkdir(parents=True, exist_ok=True)
     path = root / "nginx.conf"
-    path.write_text(CONFIG.format(root=root, port=port, completion=_quote(completion_body()), sse=_quote(sse_body())))
+    # nginx caps one config token at 4 KB: the stream is set in parts, then returned as their sum
+    body = sse_body()
+    parts = [body[i:i + PART] for i in range(0, len(body), PART)]
+    sse_parts = "\n".join(f"            set $sse{i} '{_quote(part)}';" for i, part in enumerate(parts))
+    path.write_text(CONFIG.format(root=root, port=port, completion=_quote(completion_body()), sse_parts=sse_parts,
+                                  sse="".join(f"$sse{i}" for i in range(len(parts)))))
     return path
 
 

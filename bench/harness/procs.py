@@ -119,3 +119,25 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout_s: float = 1
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def raise_open_files(needed: int = 0) -> str:
+    """Raise this process's open-file limit (soft) to its hard limit, and the hard limit
+    to ``needed`` when it is lower and we may (root); children inherit both. The log line."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    new_hard = hard
+    if hard < needed:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, needed))
+            new_hard = needed
+        except (ValueError, OSError):
+            pass
+    resource.setrlimit(resource.RLIMIT_NOFILE, (new_hard, new_hard))
+    line = f"open-file limit raised from {soft} to {new_hard}" if new_hard != soft else \
+        f"open-file limit already at its hard limit ({soft})"
+    if new_hard != hard:
+        line += f" (hard limit raised from {hard})"
+    if new_hard < needed:
+        line += (f"; the hard limit stays below the {needed} this run needs (raising it takes root with "
+                 "CAP_SYS_RESOURCE): a target that runs out of descriptors refuses streams")
+    return line

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -68,8 +69,16 @@ def prepare(root: Path, upstream_url: str, think: bool) -> tuple[dict[str, str],
     return env, key
 
 
-def start(env: dict[str, str], port: int, cpus: str, log: Path) -> subprocess.Popen:
+def start(env: dict[str, str], port: int, cpus: str, log: Path, *, log_level: str = "warning",
+          soft_nofile: int | None = None) -> subprocess.Popen:
+    """``synaxis serve`` pinned to ``cpus``; ``soft_nofile``: start it with that soft
+    open-file limit (as from a shell's usual 1,024), which serve raises to the hard one."""
     command = ["taskset", "-c", cpus, str(Path(sys.executable).with_name("synaxis")), "serve", "--no-demo",
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+               "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level]
+
+    def lowered() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft_nofile, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
     with open(log, "wb") as out:
-        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=lowered if soft_nofile else None)

@@ -24,8 +24,13 @@ end
 """
 
 
-def write_script(path: Path, body: str, token: str | None) -> Path:
+def write_script(path: Path, body: str, token: str | None, stream: bool = False) -> Path:
+    """``stream``: also ``Accept: text/event-stream`` (nginx and the proxies answer the SSE
+    stream on it; Synaxis on the body's ``stream``). wrk counts a request when the whole
+    response has arrived, so its requests/s are then whole streams/s."""
     auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
+    if stream:
+        auth += '\nwrk.headers["Accept"] = "text/event-stream"'
     path.write_text(SCRIPT.format(body=body, auth=auth))
     return path
 

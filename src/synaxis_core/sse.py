@@ -71,6 +71,17 @@ class SSEDecoder:
         tail = lines.pop()
         events: list[SSEEvent] = []
         for line in lines:
+            # the usual lines inline: an event's one "data: " line, and the blank line after it
+            if not line:
+                if self._data is not None and self._more is None:
+                    events.append((self._event, self._data))
+                    self._data = self._event = None
+                    self._size = 0
+                    continue
+            elif self._data is None and line[:6] == b"data: " and line[-1:] != b"\r" and len(line) <= self._limit:
+                self._data = line[6:]
+                self._size = len(line) - 5
+                continue
             self._line(line, events)
         if tail:
             self._hold(tail)

@@ -1,11 +1,14 @@
 """``synaxis serve``: run the gateway (migrations and the start-up sync run first).
 
 One process by default; ``--workers N`` (``SYNAXIS_WORKERS``, ``auto``: one per core)
-runs N on the one port (``cli.workers``).
+runs N on the one port (``cli.workers``). At start-up the open-file limit is raised to
+its hard limit, and the workers inherit it (``raise_open_file_limit``).
 """
 
 from __future__ import annotations
 
+import logging
+import resource
 import sys
 
 import click
@@ -50,6 +53,7 @@ def serve(host: str | None, port: int | None, demo: bool | None, workers: int | 
     configure_logging(log_level, workers=count)
     if count > 1:
         sys.exit(serve_workers(settings, count, log_level))  # the parent never imports the app
+    log_open_file_limit()
     import uvicorn
 
     from synaxis_core.server.app import create_app
@@ -71,6 +75,30 @@ def serve(host: str | None, port: int | None, demo: bool | None, workers: int | 
         proxy_headers=False,
         server_header=False,
     )
+
+
+def log_open_file_limit() -> None:
+    """Raise the open-file limit once the start-up checks passed, and say so in the log."""
+    logging.getLogger("synaxis.serve").info(raise_open_file_limit())
+
+
+def raise_open_file_limit() -> str:
+    """Raise this process's open-file limit (``RLIMIT_NOFILE``) from its soft value to its
+    hard one, so that the gateway itself never refuses a connection for want of a file
+    descriptor (each stream holds two: the client's and the upstream's; a shell's usual
+    soft limit is 1,024). Children (the workers) inherit it. Returns the line to log."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard:
+        return f"open-file limit already at its hard limit ({_limit(hard)})"
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:
+        return f"open-file limit left at {_limit(soft)} (could not raise it to {_limit(hard)}: {exc})"
+    return f"open-file limit raised from {_limit(soft)} to {_limit(hard)}"
+
+
+def _limit(value: int) -> str:
+    return "unlimited" if value == resource.RLIM_INFINITY else str(value)
 
 
 async def _check_services(settings: Settings) -> None:

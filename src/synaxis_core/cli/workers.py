@@ -20,7 +20,7 @@ half-alive into a worker. What spawning asks of us: the worker's app and HTTP pr
 reach it pickled inside uvicorn's ``Config`` — hence ``WorkerApp`` (the settings and an
 app factory) and ``BoundedProtocol`` (the class ``bounded_protocol`` builds at run time
 cannot be pickled) — and every worker imports Synaxis afresh (a few seconds' start-up,
-and its own memory: see the README).
+and its own memory: see docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -148,7 +148,10 @@ def serve_workers(settings: Settings, workers: int, log_level: str) -> int:
     """Run ``workers`` gateway processes on ``settings.host:port`` until stopped; the exit status."""
     from synaxis_core.cli.common import run
 
+    from synaxis_core.cli.serve import log_open_file_limit
+
     run(prepare_once(settings))
+    log_open_file_limit()  # the workers inherit it
     config = uvicorn.Config(
         WorkerApp(settings, log_level, workers),
         factory=True,

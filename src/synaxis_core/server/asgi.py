@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable
+import types
+from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Iterable
 
 from synaxis_core.errors import InvalidRequest, PayloadTooLarge
 
@@ -102,17 +103,77 @@ YIELD_EVERY = 16
 
 
 async def _relay(send: Send, events: AsyncIterator[bytes]) -> None:
-    """Send each event. Neither awaiting an upstream chunk that is already buffered nor
-    uvicorn's ``send`` (after a disconnect it returns at once) needs to suspend, so a fast
-    stream could run to its end without the loop ever running the disconnect watcher (or
-    any other request): every ``YIELD_EVERY`` events the relay lets it run."""
-    sent = 0
-    async for event in events:
-        await send({"type": "http.response.body", "body": event, "more_body": True})
-        sent += 1
-        if sent % YIELD_EVERY == 0:
-            await asyncio.sleep(0)
-    await send({"type": "http.response.body", "body": b""})
+    """Send the events, one ``send`` for all those that are ready together.
+
+    An upstream read usually completes several events; each ``send`` is a chunk and a
+    socket write of its own (a quarter of a stream's CPU when each event had one). So
+    the relay takes every event it can get without waiting, and sends them together as
+    soon as the next one would have to wait: an event is never held back for a later
+    one. Neither an event already buffered nor uvicorn's ``send`` (after a disconnect it
+    returns at once) needs to suspend, so a fast stream could run to its end without
+    the loop ever running the disconnect watcher (or any other request): every
+    ``YIELD_EVERY`` events the relay sends what it has and lets it run.
+    """
+    batch: list[bytes] = []
+    while True:
+        step = events.__anext__()
+        try:
+            waiter = step.send(None)  # runs the events' source until it has one, or has to wait
+        except StopIteration as ready:
+            batch.append(ready.value)
+            if len(batch) >= YIELD_EVERY:
+                await _send_body(send, batch)
+                batch = []
+                await asyncio.sleep(0)
+            continue
+        except StopAsyncIteration:
+            break
+        except BaseException:  # the source failed: what it gave before still goes out
+            if batch:
+                await _send_body(send, batch)
+            raise
+        if batch:  # the next event is not there yet: what is, goes out now
+            try:
+                await _send_body(send, batch)
+            except BaseException as exc:  # (cancelled meanwhile) the waiting source gets it where it waits
+                _abandon(step, exc)
+                raise
+            batch = []
+        try:
+            batch.append(await _rest(step, waiter))
+        except StopAsyncIteration:
+            break
+    await send({"type": "http.response.body", "body": b"".join(batch)})
+
+
+async def _send_body(send: Send, batch: list[bytes]) -> None:
+    await send({"type": "http.response.body", "body": b"".join(batch), "more_body": True})
+
+
+@types.coroutine
+def _rest(step: Any, waiter: Any) -> Generator[Any, Any, bytes]:
+    """Finish ``step`` (an ``__anext__`` that yielded ``waiter`` to the event loop)."""
+    while True:
+        try:
+            value = yield waiter
+        except BaseException as exc:  # a cancellation reaches the source where it waits
+            try:
+                waiter = step.throw(exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                waiter = step.send(value)
+            except StopIteration as done:
+                return done.value
+
+
+def _abandon(step: Any, exc: BaseException) -> None:
+    try:
+        step.throw(exc)
+    except BaseException:  # noqa: S110 - what it raises is ``exc`` or what it became; the caller raises ``exc``
+        pass
+    step.close()
 
 
 async def _cancel_on_disconnect(receive: Receive, relay: asyncio.Future[None]) -> None:
