@@ -61,7 +61,7 @@ def _warn(message: str) -> None:
 
 # Settings fields that have no attribute docstring in ``settings.py`` yet. The field's own
 # docstring always wins; an entry here for a field that no longer exists, or a field with
-# neither, is a warning (so a strict build fails). Facts as the README states them.
+# neither, is a warning (so a strict build fails). Facts as the manual states them.
 SETTING_NOTES: dict[str, str] = {
     "database_url": "The registry, tenants and the ledger. Production: `postgresql+asyncpg://...`.",
     "redis_url": "Redis for shared counters, health and cool-downs, so that several instances act as one "
@@ -105,6 +105,10 @@ SETTING_PAGES: dict[str, tuple[str, str]] = {
     "scorer_weights": ("Routing and health", "../routing.md"),
     "catalog_interval_s": ("The model registry and sync", "../registry.md"),
     "load_plugins": ("Writing plugins", "../plugins/index.md#which-plugins-load"),
+    "cache_backend": ("Response cache", "../cache.md#backends"),
+    "cache_ttl_s": ("Response cache", "../cache.md#turning-it-on"),
+    "otel_endpoint": ("OpenTelemetry traces", "../telemetry.md"),
+    "otel_capture_content": ("OpenTelemetry traces", "../telemetry.md#message-contents"),
 }
 
 
@@ -239,7 +243,7 @@ def settings_reference() -> str:
             lambda m: f"`{prefix}{m.group(1)}`".upper() if m.group(1) in Settings.model_fields else m.group(0),
             _rst_to_md(meaning),
         )
-        meaning = re.sub(r"\s*\(see the README\)|;? see the README", "", meaning)  # the link below says where
+        meaning = re.sub(r"\s*\(see the (?:README|manual)\)|;? see the (?:README|manual)", "", meaning)  # the link below says where
         cell = _escape_cell(meaning)
         if name in SETTING_PAGES:
             title, link = SETTING_PAGES[name]

@@ -172,7 +172,7 @@ async def test_a_form_posted_without_its_csrf_token_is_refused(console: Console)
 async def test_the_models_page_lists_the_registry_and_disables_with_a_reason(console: Console) -> None:
     h, page = console.h, console.page
     registry = await h.gateway.models()
-    target = next(m for m in registry if m["active"] and m["provider"] == "nvidia")["id"]
+    target = next(m for m in registry if m["active"] and m["provider"] == "nvidia" and m["kind"] == "chat")["id"]
     await console.sign_in()
     await page.goto("/ui/models")
     listed = await page.locator("table.models tbody tr[data-model]").evaluate_all("rows => rows.map(r => r.dataset.model)")

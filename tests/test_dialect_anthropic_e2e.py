@@ -55,6 +55,21 @@ async def test_create_answers_a_message_and_says_where_it_went(gw, client):
     assert sent["max_tokens"] == 256 and sent["messages"] == MESSAGES
 
 
+async def test_the_sdk_reads_the_request_id_on_answers_streams_and_errors(gw, client):
+    """Anthropic's SDKs read ``request-id`` (not ``x-request-id``): both carry Synaxis's id."""
+    raw = await client.messages.with_raw_response.create(model="gpt-oss-120b", max_tokens=64, messages=MESSAGES)
+    message = await raw.parse()
+    assert message._request_id == raw.headers["x-request-id"] and message._request_id
+    async with client.messages.stream(model="gpt-oss-120b", max_tokens=64, messages=MESSAGES) as stream:
+        await stream.get_final_message()
+        assert stream.response.headers["request-id"] == stream.response.headers["x-request-id"]
+    with pytest.raises(anthropic.NotFoundError) as err:
+        await client.messages.create(model="gpt-oss-12b", max_tokens=64, messages=MESSAGES)
+    assert err.value.request_id == err.value.response.headers["x-request-id"]
+    counted = await client.messages.with_raw_response.count_tokens(model="gpt-oss-120b", messages=MESSAGES)
+    assert counted.headers["request-id"] == counted.headers["x-request-id"]
+
+
 async def test_a_bearer_token_works_like_an_api_key(gw):
     h, url = gw
     client = anthropic.AsyncAnthropic(base_url=url, auth_token=h.key, api_key=None, max_retries=0)

@@ -36,7 +36,7 @@ MAX_EXAMPLES = int(os.environ.get("SYNAXIS_FUZZ_EXAMPLES", "25"))
 PROVIDERS = ("nvidia", "synthetic", "together")
 KNOWN_MODELS = ["gpt-oss-120b", "gpt-oss-120b-nvidia", "deepseek-r1-0528-syn", "hf:openai/gpt-oss-120b", None]
 """What the chat operation's ``model`` is replaced with (None: keep schemathesis's)."""
-MODEL_PATHS = ("/v1/chat/completions", "/v1/messages")
+MODEL_PATHS = ("/v1/chat/completions", "/v1/messages", "/v1/completions")
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,11 @@ from synaxis_core.testing.live_server import live_server
 from synaxis_core.testing.waiting import wait_until
 
 CHAT = {"model": "gpt-oss-120b", "messages": [{"role": "user", "content": "Predict the score."}]}
-BODIES = {"/v1/responses": {"model": "gpt-oss-120b", "input": "Predict the score."}}
+BODIES = {
+    "/v1/responses": {"model": "gpt-oss-120b", "input": "Predict the score."},
+    "/v1/completions": {"model": "gpt-oss-120b", "prompt": "Predict the score."},
+    "/v1/embeddings": {"model": "bge-m3-nvidia", "input": "Predict the score."},
+}
 """The body of each documented route that does not take ``CHAT``."""
 NVIDIA_KEY = "nvapi-PROVIDERKEY0123456789abcdefXYZ"
 SYNTHETIC_KEY = "syn_PROVIDERKEY9876543210zyxwvuSECRET"
@@ -105,7 +109,8 @@ async def test_no_route_a_tenant_can_reach_shows_another_tenants_keys_or_limits(
         if path.startswith("/admin"):
             continue
         for method in schema["paths"][path]:
-            response = await h.client.request(method.upper(), path, headers=h.auth(), json=BODIES.get(path, CHAT))
+            url = path.replace("{model_id}", "gpt-oss-120b")
+            response = await h.client.request(method.upper(), url, headers=h.auth(), json=BODIES.get(path, CHAT))
             seen.append((path, response.status_code, response.text))
     assert {p for p, _, _ in seen} >= {"/v1/models", "/v1/usage", "/health", "/metrics", "/v1/chat/completions"}
     for path, status, body in seen:

@@ -154,6 +154,8 @@ class UpstreamError(SynaxisError):
     scope = "model"
     deployment: str | None = None
     """The deployment that answered so, when the error goes back to the client as it is."""
+    upstream_request_id: str | None = None
+    """The upstream's own id of the request that failed so, when it sent one."""
 
     def __init__(
         self,

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     """Unset: every installed plugin; empty: none; ``a,b``: only those entry points."""
     modelsdev_url: str = "https://models.dev/api.json"
     config: Path | None = None
-    """A TOML file of extra OpenAI-compatible deployments (see the README)."""
+    """A TOML file of extra OpenAI-compatible deployments (see the manual)."""
 
     # upstream calls
     connect_timeout_s: float = 5.0
@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     ledger_full_wait_s: float = Field(default=1.0, ge=0)
     """With the ledger queue full, how long a request waits for room before a 503."""
     ledger_durable: bool = False
-    """Each request's row is committed before its response ends (slower; see the README)."""
+    """Each request's row is committed before its response ends (slower; see the manual)."""
 
     # tenant budgets and admin authentication
     budget_reservation_ttl_s: float = Field(default=900.0, gt=0)
@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     it on (``synaxis tenants limit T --cache-ttl N``, ``x-synaxis-cache: on``)."""
     cache_ttl_s: int = Field(default=3600, ge=1, le=2_592_000)
     """How long an answer stays cached when a request turns the cache on and neither the
-    request (``x-synaxis-cache-ttl``) nor its tenant (``cache_ttl_s``) says."""
+    request (``x-synaxis-cache-ttl``) nor its tenant (``synaxis tenants limit --cache-ttl``) says."""
     cache_max_entries: int = Field(default=10_000, ge=1)
     """The in-process cache keeps at most this many answers (least recently used out first)."""
     cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import msgspec
+
+ModelKind = Literal["chat", "embedding"]
+"""What a deployment serves: chat completions (and the dialects built on them) or embeddings."""
 
 
 class ModelSpec(msgspec.Struct, kw_only=True, frozen=True):
@@ -33,6 +36,8 @@ class ModelSpec(msgspec.Struct, kw_only=True, frozen=True):
     max_output: int | None = None
     rpm: int | None = None
     tpm: int | None = None
+    kind: ModelKind = "chat"
+    """``embedding``: served by ``POST /v1/embeddings`` only; ``chat``: by every other API."""
 
 
 class DiscoveredModel(msgspec.Struct, kw_only=True, frozen=True):
@@ -121,8 +126,10 @@ class ChatRequest:
 
     __slots__ = (
         "body", "model", "messages", "stream", "include_usage", "max_output", "reasoning_mode", "dialect",
-        "cache", "cache_ttl_s", "traceparent", "tracestate",
+        "cache", "cache_ttl_s", "traceparent", "tracestate", "upstream_headers",
     )
+    kind: ClassVar[ModelKind] = "chat"
+    """The kind of deployment that may serve it (``ModelSpec.kind``)."""
 
     def __init__(
         self,
@@ -153,3 +160,32 @@ class ChatRequest:
         self.traceparent: str | None = None
         """The W3C ``traceparent`` the client sent (the parent of the request's span)."""
         self.tracestate: str | None = None
+        self.upstream_headers: dict[str, str] | None = None
+        """The client's headers that go to the upstream, checked (``server.edge.FORWARDED_HEADERS``)."""
+
+
+class EmbeddingRequest:
+    """``POST /v1/embeddings`` in the pipeline's terms (``dialects.embeddings`` builds it).
+
+    ``body`` goes to the upstream as the client sent it (``model`` rewritten per
+    deployment); ``estimated_tokens`` is the input's size for routing, limits and the
+    ledger when the upstream reports no usage. The other attributes are the ones the
+    pipeline shares with ``ChatRequest`` (no stream, no output, no response cache).
+    """
+
+    __slots__ = ("body", "model", "estimated_tokens", "traceparent", "tracestate", "upstream_headers")
+    kind: ClassVar[ModelKind] = "embedding"
+    dialect: ClassVar[str] = "embeddings"
+    stream: ClassVar[bool] = False
+    max_output: ClassVar[int] = 0
+    messages: ClassVar[list[dict[str, Any]]] = []
+    """No chat messages (what the telemetry would record of them)."""
+
+    def __init__(self, body: dict[str, Any], *, model: str, estimated_tokens: int) -> None:
+        self.body = body
+        self.model = model
+        self.estimated_tokens = estimated_tokens
+        self.traceparent: str | None = None
+        self.tracestate: str | None = None
+        self.upstream_headers: dict[str, str] | None = None
+        """As ``ChatRequest.upstream_headers`` (``server.edge.forwarded_headers``)."""

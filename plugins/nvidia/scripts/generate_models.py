@@ -14,4 +14,5 @@ from synaxis_core.catalog.static_models import write_catalog
 if __name__ == "__main__":
     fixture = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "modelsdev_api_subset.json"
     out = Path(__file__).resolve().parents[1] / "src" / "synaxis_nvidia" / "models.py"
-    write_catalog(fixture, out, catalog_provider="nvidia", suffix="nvidia", constant="NVIDIA_MODELS", title="NVIDIA NIM")
+    write_catalog(fixture, out, catalog_provider="nvidia", suffix="nvidia", constant="NVIDIA_MODELS", title="NVIDIA NIM",
+                  embeddings=True)

@@ -103,7 +103,7 @@ def tenants_limit(
 
     Options left out keep their current value. Both the * limits and a model's own
     limits apply to a request for that model. --cache-ttl turns the exact response
-    cache on for the whole tenant (see the README's "Response cache").
+    cache on for the whole tenant (see the manual's "Response cache" page).
     """
     limit: Limit = _with_db(
         lambda sessions: service.set_limit(

@@ -60,8 +60,9 @@ class DemoTraffic:
 
     def _models(self) -> list[str]:
         table = self.gateway.router.table
-        globals_ = sorted({d.global_id for d in table.by_id.values() if d.active and d.global_id})
-        pinned = sorted(d.id for d in table.by_id.values() if d.active)[:3]
+        chat = [d for d in table.by_id.values() if d.active and d.spec.kind == "chat"]  # it sends chat requests
+        globals_ = sorted({d.global_id for d in chat if d.global_id})
+        pinned = sorted(d.id for d in chat)[:3]
         return (globals_[:6] + pinned) or ["gpt-oss-120b"]
 
     async def _run(self) -> None:

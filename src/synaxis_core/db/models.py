@@ -75,6 +75,8 @@ class ProviderModel(Base):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     is_premium: Mapped[bool] = mapped_column(Boolean, default=False)
     reasoning: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind: Mapped[str] = mapped_column(String(16), default="chat", server_default="chat")
+    """``chat`` or ``embedding`` (``ModelSpec.kind``). 0005."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_available: Mapped[bool] = mapped_column(Boolean, default=True)
     input_price: Mapped[float | None] = mapped_column(Float)

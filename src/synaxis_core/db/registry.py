@@ -17,6 +17,7 @@ MODEL_FIELDS = (
     "display_name",
     "is_premium",
     "reasoning",
+    "kind",
     "active",
     "is_available",
     "disabled_reason",

@@ -5,7 +5,8 @@ Each ``[[providers]]`` table becomes an ``OpenAICompatibleProvider`` (see
 is registered. A malformed file stops start-up with a ``ConfigError`` naming the file,
 the line and the key. Models with ``reasoning = true`` get the think-tag stripper, with
 its close-only rule for templates that supply the opening tag (Qwen3 Thinking-2507, QwQ),
-like any other reasoning deployment.
+like any other reasoning deployment. Models with ``kind = "embedding"`` are served by
+``POST /v1/embeddings`` only (``ModelSpec.kind``).
 """
 
 from __future__ import annotations

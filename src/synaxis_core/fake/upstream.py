@@ -1,6 +1,7 @@
 """`FakeUpstream`: an in-repo, OpenAI-compatible fake of the real providers.
 
-Serves ``/{flavor}/v1/chat/completions`` and ``/{flavor}/v1/models`` on 127.0.0.1 for
+Serves ``/{flavor}/v1/chat/completions``, ``/{flavor}/v1/embeddings`` (``fake.embeddings``)
+and ``/{flavor}/v1/models`` on 127.0.0.1 for
 each flavour it knows (plus a flavour's extra routes), with that vendor's wire quirks
 (`Flavor`) and scripted failures per model (`Behavior`). It always knows ``openai``;
 the other flavours are the ones it is given, by default those of every installed
@@ -22,7 +23,7 @@ import asyncio
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -32,7 +33,7 @@ from aiohttp import web
 from synaxis_core.plugins import installed_fake_flavors
 from synaxis_core.postprocess.think import OPENING_TAG_IN_TEMPLATE
 
-from . import control, wire
+from . import control, embeddings, wire
 from .behavior import (
     MODELS_BEHAVIORS,
     OK,
@@ -65,6 +66,13 @@ from .server import BackgroundServer
 _decode = msgspec.json.decode
 _FLAVOR_PATH = "/{flavor:[A-Za-z0-9][A-Za-z0-9._-]*}"  # not "/_fake": the control API
 _REJECTING_KINDS = {"error": error_for, "stream_error": error_for, "rate_limit": rate_limited}
+
+
+def _chat_problem(body: dict | None) -> str | None:
+    """Why the fake refuses a chat-completion body (a 400), or None."""
+    if body is None or not isinstance(body.get("model"), str) or not isinstance(body.get("messages"), list):
+        return "`model` and `messages` are required"
+    return None
 
 
 # Models whose chat template supplies the opening <think>: like the real ones, they
@@ -249,10 +257,14 @@ class FakeUpstream(BackgroundServer):
         token = token.strip()
         return scheme.lower() == "bearer" and bool(token) and self._api_key in (None, token)
 
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
-        """Chat completions, in this order: record the request, count the call, check
-        the key, validate the body (and the flavour's model-id prefixes), apply the
-        account limit, then the model's next behaviour."""
+    async def _received(
+        self, request: web.Request, problem: Callable[[dict | None], str | None]
+    ) -> tuple[Flavor, int, dict, str, Behavior] | web.StreamResponse:
+        """What every upstream call does first, in this order: record the request, count
+        the call, check the key, validate the body (``problem``, then the flavour's
+        model-id prefixes), apply the account limit, take the model's next behaviour and
+        wait its delay. Returns (flavour, sequence number, body, model, behaviour), or
+        the reply that ends the call."""
         flavor = self._served(request)
         name = flavor.name
         seq = next(self._seq)
@@ -268,21 +280,27 @@ class FakeUpstream(BackgroundServer):
             self._calls[model] += 1
         if not self._authorized(request):
             return respond(unauthorized(flavor), request_id)
-        if not isinstance(model, str) or not isinstance(body.get("messages"), list):
-            required = "`model` and `messages` are required"
-            return respond(error_reply(flavor, 400, required), request_id)
-        if flavor.model_id_prefixes and not model.startswith(flavor.model_id_prefixes):
+        refused = problem(body)
+        if refused is not None:
+            return respond(error_reply(flavor, 400, refused), request_id)
+        if flavor.model_id_prefixes and not model.startswith(flavor.model_id_prefixes):  # type: ignore[union-attr]
             return respond(error_reply(flavor, 400, flavor.model_id_error), request_id)
         self._accepted[name] += 1
         limit = self._account_limits.get(name)
         if limit is not None and self._accepted[name] > limit[0]:
             capped = Behavior(kind="rate_limit", retry_after=limit[1])
             return respond(rate_limited(flavor, capped), request_id)
-        behavior = self._next_behavior(model)
-        kind, stream = behavior.kind, body.get("stream") is True
-        delay = behavior.delay_s or (STALL_DEFAULT_S if kind == "stall" else 0.0)
+        behavior = self._next_behavior(model)  # type: ignore[arg-type]
+        delay = behavior.delay_s or (STALL_DEFAULT_S if behavior.kind == "stall" else 0.0)
         if delay > 0:
             await asyncio.sleep(delay)
+        return flavor, seq, body, model, behavior  # type: ignore[return-value]
+
+    def _failure(
+        self, request: web.Request, flavor: Flavor, behavior: Behavior, model: str, request_id: str, stream: bool
+    ) -> web.StreamResponse | None:
+        """The reply of a behaviour that fails the call before any answer (None: it answers)."""
+        kind = behavior.kind
         if kind == "reset":
             return reset(request)
         if kind in _REJECTING_KINDS and not (kind == "stream_error" and stream):
@@ -291,6 +309,35 @@ class FakeUpstream(BackgroundServer):
             return respond(model_not_available(flavor, model, behavior), request_id)
         if kind == "invalid_json" and not stream:
             return respond(Reply(200, INVALID_JSON_BODY), request_id)
+        return None
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        """``POST /v1/embeddings`` (``fake.embeddings``): the failure kinds as for chat,
+        ``cut`` cuts the body; every other kind answers the vectors."""
+        received = await self._received(request, embeddings.problem)
+        if isinstance(received, web.StreamResponse):
+            return received
+        flavor, seq, body, model, behavior = received
+        request_id = f"req-fake-{seq}"
+        failed = self._failure(request, flavor, behavior, model, request_id, stream=False)
+        if failed is not None:
+            return failed
+        payload = embeddings.embeddings_body(body, model)
+        if behavior.kind == "cut":
+            return await send_cut_body(request, payload, request_id)
+        return respond(Reply(200, payload), request_id)
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        """Chat completions: ``_received``, then the model's next behaviour."""
+        received = await self._received(request, _chat_problem)
+        if isinstance(received, web.StreamResponse):
+            return received
+        flavor, seq, body, model, behavior = received
+        request_id = f"req-fake-{seq}"
+        kind, stream = behavior.kind, body.get("stream") is True
+        failed = self._failure(request, flavor, behavior, model, request_id, stream)
+        if failed is not None:
+            return failed
         completion_id, prompt = f"chatcmpl-fake-{seq}", prompt_tokens(body["messages"])
         options = body.get("stream_options")
         include_usage = stream and isinstance(options, dict) and options.get("include_usage") is True
@@ -355,6 +402,7 @@ class FakeUpstream(BackgroundServer):
         """The aiohttp application (upstream routes plus the ``/_fake`` control API)."""
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_post(_FLAVOR_PATH + "/v1/chat/completions", self._chat)
+        app.router.add_post(_FLAVOR_PATH + "/v1/embeddings", self._embeddings)
         app.router.add_get(_FLAVOR_PATH + "/v1/models", self._models_listing)
         app.add_routes(control.routes(self))
         app.router.add_get(_FLAVOR_PATH + "/{path:.+}", self._extra_route)

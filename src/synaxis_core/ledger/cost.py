@@ -58,6 +58,11 @@ def worst_case_cost(prompt_tokens: int, max_tokens: int | None, deployments: Ite
     return worst
 
 
+def output_chars(response: dict[str, Any]) -> int:
+    """Characters of a chat completion's messages (for an estimate when it has no usage)."""
+    return sum(len(str((c.get("message") or {}).get("content") or "")) for c in response.get("choices") or [])
+
+
 def estimate_tokens(text: str) -> int:
     """About one token per four characters; at least 1 for non-empty text, 0 for empty."""
     return tokens_for_chars(len(text))

@@ -8,7 +8,7 @@ what its upstream does differently: ``normalize_response`` / ``normalize_chunk``
 
 - ``await chat(body, timeout=...)`` -> the OpenAI response dict;
 - ``async for chunk in stream(body, timeout=..., first_chunk_by=...)`` -> chunk dicts
-  until ``[DONE]``;
+  until ``[DONE]``; ``await embed(body, timeout=...)`` -> the ``/embeddings`` answer;
 - ``await discover()`` -> the chat models ``/models`` lists;
 - ``await aclose()`` on shutdown.
 Failures raise ``synaxis_core.errors.UpstreamError`` subclasses (see
@@ -37,6 +37,7 @@ from synaxis_core import __version__
 from synaxis_core.errors import (
     ProviderAuthError,
     UpstreamBadRequest,
+    UpstreamError,
     UpstreamProtocolError,
     UpstreamTimeout,
 )
@@ -51,7 +52,8 @@ from synaxis_core.providers.http import (
     read_capped,
     timeout_for,
 )
-from synaxis_core.providers.shape import chunk_problem, response_problem
+from synaxis_core.providers.headers import REQUEST_ID_HEADERS, UpstreamReply, request_id, with_request_id
+from synaxis_core.providers.shape import chunk_problem, embedding_problem, response_problem
 from synaxis_core.providers.retry import RETRY_STATUSES, RetryableStatus, call_with_retries
 from synaxis_core.sse import DONE, SSEDecoder, SSEError
 from synaxis_core.providers.upstream_errors import (
@@ -63,7 +65,6 @@ from synaxis_core.providers.upstream_errors import (
 from synaxis_core.types import DiscoveredModel, ModelSpec
 
 if TYPE_CHECKING:
-    from synaxis_core.errors import UpstreamError
     from synaxis_core.settings import Settings
 
 _decode = msgspec.json.Decoder().decode
@@ -96,6 +97,10 @@ class OpenAICompatibleProvider:
     """HTTP transport for this provider's client (None: the factory's default)."""
     retry_wait: wait_base | None = None
     """Backoff between quick retries (None: the default policy; tests use ``wait_none()``)."""
+    forward_account_headers: ClassVar[bool] = False
+    """True: the clients' ``OpenAI-Organization``/``-Project`` are sent on (``providers.headers``)."""
+    request_id_headers: ClassVar[tuple[str, ...]] = REQUEST_ID_HEADERS
+    """Where this upstream puts its own id of a request (the first one sent is used)."""
 
     def __init__(
         self,
@@ -107,8 +112,11 @@ class OpenAICompatibleProvider:
         models: Sequence[ModelSpec] | None = None,
         timeout_s: float | None = None,
         catalog_provider: str | None = None,
+        forward_account_headers: bool | None = None,
     ) -> None:
         self.settings = settings
+        if forward_account_headers is not None:
+            self.forward_account_headers = forward_account_headers  # type: ignore[misc]
         if name is not None:
             self.name = name  # type: ignore[misc]
         if api_key_env is not None:
@@ -169,10 +177,12 @@ class OpenAICompatibleProvider:
     # --- calls --------------------------------------------------------------------------
 
     async def chat(
-        self, body: dict[str, Any], *, timeout: float | None = None, headers: Mapping[str, str] | None = None
+        self, body: dict[str, Any], *, timeout: float | None = None, headers: Mapping[str, str] | None = None,
+        reply: UpstreamReply | None = None,
     ) -> dict[str, Any]:
         """POST ``/chat/completions`` (non-streaming); ``body["model"]`` is the upstream id.
-        ``headers`` are sent too (the trace context: ``traceparent``).
+        ``headers`` are sent too (the trace context, the client's forwarded headers);
+        ``reply`` gets the upstream's request id (``providers.headers``).
 
         Every field is sent as given, except that ``stream``/``stream_options`` are
         dropped when ``stream`` is true. ``timeout`` (default ``self.timeout_s``) bounds
@@ -190,14 +200,15 @@ class OpenAICompatibleProvider:
         try:
             response = await self._send(
                 "POST", "/chat/completions", self._body(body), limit, stream=False,
-                deadline=asyncio.get_running_loop().time() + limit, extra_headers=headers,
+                deadline=asyncio.get_running_loop().time() + limit, extra_headers=headers, reply=reply,
             )
         except TimeoutError:
             raise UpstreamTimeout(f"{self.name}: no answer within {limit:g} s", provider=self.name) from None
         data = self._json(response.content)
         if data.__class__ is not dict or data.get("choices").__class__ is not list:
             if isinstance(data, dict) and data.get("error"):
-                raise self.normalize_error(error_from_event(data, provider=self.name, secrets=self._secrets()))
+                error = self.normalize_error(error_from_event(data, provider=self.name, secrets=self._secrets()))
+                raise with_request_id(error, response.headers, self.request_id_headers)
             raise UpstreamProtocolError(f"{self.name}: response has no 'choices'", provider=self.name)
         data = self.normalize_response(data)
         problem = response_problem(data)
@@ -207,10 +218,11 @@ class OpenAICompatibleProvider:
 
     async def stream(
         self, body: dict[str, Any], *, timeout: float | None = None, first_chunk_by: float | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None, reply: UpstreamReply | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """POST ``/chat/completions`` with ``stream: true``; yield each chunk as a dict.
-        ``headers`` are sent too (the trace context: ``traceparent``).
+        ``headers`` are sent too (the trace context, the client's forwarded headers);
+        ``reply`` gets the upstream's request id before the first chunk.
 
         The request is made on the first ``__anext__``, so HTTP errors surface there.
         ``timeout`` (default ``self.timeout_s``) bounds the wait for the response
@@ -234,7 +246,7 @@ class OpenAICompatibleProvider:
         try:
             response = await self._send(
                 "POST", "/chat/completions", self._body(payload), limit, stream=True, deadline=first_by,
-                extra_headers=headers,
+                extra_headers=headers, reply=reply,
             )
         except TimeoutError:
             raise self._stream_timeout(first_by, started, limit, loop) from None
@@ -259,14 +271,39 @@ class OpenAICompatibleProvider:
                 raise self._stream_timeout(first_by, started, limit, loop) from None
             except SSEError as exc:
                 raise UpstreamProtocolError(f"{self.name}: {exc}", provider=self.name) from None
+            except UpstreamError as exc:  # an error event: the client may be shown it as is
+                raise with_request_id(exc, response.headers, self.request_id_headers)
             raise UpstreamProtocolError(f"{self.name}: stream ended without [DONE]", provider=self.name)
         finally:
             await response.aclose()
 
-    async def discover(self) -> list[DiscoveredModel]:
-        """GET ``/models``: the chat models the provider lists now.
+    async def embed(
+        self, body: dict[str, Any], *, timeout: float | None = None, headers: Mapping[str, str] | None = None,
+        reply: UpstreamReply | None = None,
+    ) -> dict[str, Any]:
+        """POST ``/embeddings``: ``chat``'s deadline, retries and error mapping; every field sent
+        as given. Returns the answer (``data`` a list of ``{"embedding", "index"}``)."""
+        self._require_key()
+        limit = timeout or self.timeout_s
+        try:
+            response = await self._send("POST", "/embeddings", self._body(body), limit, stream=False, reply=reply,
+                                        deadline=asyncio.get_running_loop().time() + limit, extra_headers=headers)
+        except TimeoutError:
+            raise UpstreamTimeout(f"{self.name}: no answer within {limit:g} s", provider=self.name) from None
+        data = self._json(response.content)
+        if isinstance(data, dict) and data.get("error") and not isinstance(data.get("data"), list):
+            error = self.normalize_error(error_from_event(data, provider=self.name, secrets=self._secrets()))
+            raise with_request_id(error, response.headers, self.request_id_headers)
+        problem = embedding_problem(data)
+        if problem is not None:
+            raise UpstreamProtocolError(f"{self.name}: malformed embeddings answer: {problem}", provider=self.name)
+        return data
 
-        Non-chat entries (``parse_models`` marks them ``chat=False``) are dropped. A key
+    async def discover(self) -> list[DiscoveredModel]:
+        """GET ``/models``: the chat models the provider lists now, and its embedding models.
+
+        Non-chat entries (``parse_models`` marks them ``chat=False``) are dropped, except
+        the upstream ids of this provider's ``kind="embedding"`` deployments. A key
         is sent when one is set. Raises ``UpstreamProtocolError`` for an unreadable
         answer, and the usual ``UpstreamError`` subclasses for HTTP failures.
         """
@@ -275,7 +312,8 @@ class OpenAICompatibleProvider:
             models = self.parse_models(self._json(response.content))
         except ValueError as exc:
             raise UpstreamProtocolError(f"{self.name}: unreadable /models answer: {exc}", provider=self.name) from exc
-        return [model for model in models if model.chat]
+        embedding = {spec.upstream_id for spec in self.models if spec.kind == "embedding"}
+        return [model for model in models if model.chat or model.upstream_id in embedding]
 
     async def aclose(self) -> None:
         """Close the HTTP client (called on shutdown); the next call opens a new one."""
@@ -348,7 +386,7 @@ class OpenAICompatibleProvider:
         error = error_from_status(
             status, body, provider=self.name, headers=headers, retry_after_cap=cap, secrets=self._secrets()
         )
-        return self.normalize_error(error)
+        return with_request_id(self.normalize_error(error), headers, self.request_id_headers)
 
     async def _send(
         self,
@@ -360,6 +398,7 @@ class OpenAICompatibleProvider:
         stream: bool,
         deadline: float | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        reply: UpstreamReply | None = None,
     ) -> UpstreamResponse:
         """Send with the quick-retry policy; return a 2xx response or raise.
 
@@ -370,7 +409,8 @@ class OpenAICompatibleProvider:
         (event-loop time) bounds every try, the waits between them included
         (``TimeoutError`` when it has passed): the whole call when not streamed, on
         pyreqwest's own timer; the response headers of a stream. A non-streamed body is
-        read whole, at most ``settings.max_upstream_response_bytes``.
+        read whole, at most ``settings.max_upstream_response_bytes``. ``extra_headers`` are
+        sent too; ``reply`` (when given) gets the request id of the 2xx response.
         """
         client = self.client()
         headers = {"content-type": "application/json"} if content is not None else {}
@@ -400,6 +440,8 @@ class OpenAICompatibleProvider:
                     client, request, stream=stream, deadline=deadline, max_bytes=max_bytes, error_bytes=ERROR_BODY_LIMIT
                 )
             if response.is_success:
+                if reply is not None:
+                    reply.request_id = request_id(response.headers, self.request_id_headers)
                 return response
             if stream:
                 try:

@@ -7,6 +7,7 @@ The format (README, ARCHITECTURE.md)::
     base_url = "http://127.0.0.1:8000/v1"  # required, http(s)
     api_key_env = "LOCAL_VLLM_KEY"       # optional: the variable holding the key
     timeout_s = 30                       # optional: per-attempt timeout, seconds
+    forward_account_headers = false      # optional: send the clients' OpenAI-Organization/-Project
 
     [[providers.models]]
     id = "llama-3.3-70b-local"           # required, unique in the file
@@ -15,6 +16,7 @@ The format (README, ARCHITECTURE.md)::
     input_price = 0.0                    # optional, USD per million tokens
     output_price = 0.0                   # optional
     rpm = 600                            # optional; tpm too
+    kind = "chat"                        # optional: "embedding" for POST /v1/embeddings
 
 Also accepted per model: ``display_name``, ``context_window``, ``max_output``,
 ``cache_read_price``, ``is_premium``, ``reasoning``. Anything wrong (TOML syntax, a
@@ -66,6 +68,7 @@ PROVIDER_KEYS: dict[str, Check] = {
     "base_url": (lambda v: isinstance(v, str) and v.startswith(("http://", "https://")), "an http(s) URL"),
     "api_key_env": (lambda v: isinstance(v, str) and bool(_ENV.match(v)), "an environment variable name"),
     "timeout_s": (lambda v: _number(v) and v > 0, "a positive number of seconds"),
+    "forward_account_headers": (lambda v: isinstance(v, bool), "true or false"),
     "models": (lambda v: isinstance(v, list) and bool(v), "a non-empty [[providers.models]] list"),
 }
 MODEL_KEYS: dict[str, Check] = {
@@ -82,6 +85,7 @@ MODEL_KEYS: dict[str, Check] = {
     "tpm": (_positive_int, "a positive integer"),
     "is_premium": (lambda v: isinstance(v, bool), "true or false"),
     "reasoning": (lambda v: isinstance(v, bool), "true or false"),
+    "kind": (lambda v: v in ("chat", "embedding"), "'chat' or 'embedding'"),
 }
 REQUIRED_PROVIDER = ("name", "base_url", "models")
 REQUIRED_MODEL = ("id", "upstream_id")
@@ -180,6 +184,7 @@ def parse_config(path: Path, text: str, settings: Settings) -> list[OpenAICompat
                 api_key_env=table.get("api_key_env"),
                 models=specs,
                 timeout_s=float(table["timeout_s"]) if "timeout_s" in table else None,
+                forward_account_headers=table.get("forward_account_headers"),
             )
         )
     return built

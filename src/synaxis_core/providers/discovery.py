@@ -28,6 +28,15 @@ NON_CHAT_PATTERN = re.compile(
 """Model ids that are not chat models (embedding, rerank, image, speech, video, biology)."""
 
 
+EMBEDDING_PATTERN = re.compile(r"(?i)(embed|\bbge\b|bge-|\be5-)")
+"""Model ids that name an embedding model (a deployment of ``kind="embedding"``)."""
+
+
+def looks_like_embedding_model(model_id: str) -> bool:
+    """True for ids that name a text-embedding model (``nv-embed-v1``, ``bge-m3``...)."""
+    return EMBEDDING_PATTERN.search(model_id) is not None
+
+
 def looks_like_chat_model(model_id: str) -> bool:
     """False for ids that name an embedding, rerank, image, speech or other non-chat model."""
     return NON_CHAT_PATTERN.search(model_id) is None

@@ -68,3 +68,23 @@ def _other_fields_problem(message: dict[str, Any], where: str) -> str | None:
     if calls is not None and (calls.__class__ is not list or any(c.__class__ is not dict for c in calls)):
         return f"'{where}.tool_calls' is not a list of objects"
     return None
+
+
+def embedding_problem(data: Any) -> str | None:
+    """What makes an embeddings answer unusable (None: nothing): ``data`` must be a list of
+    objects whose ``embedding`` is a list of numbers or a base64 string."""
+    if data.__class__ is not dict:
+        return f"the answer is {type(data).__name__}, not an object"
+    items = data.get("data")
+    if items.__class__ is not list:
+        return f"'data' is {type(items).__name__}, not a list"
+    for item in items:
+        if item.__class__ is not dict:
+            return f"an item of 'data' is {type(item).__name__}, not an object"
+        vector = item.get("embedding")
+        if vector.__class__ is not list and vector.__class__ is not str:
+            return f"'embedding' is {type(vector).__name__}, not a list of numbers or a base64 string"
+    usage = data.get("usage")
+    if usage is not None and usage.__class__ is not dict:
+        return f"'usage' is {type(usage).__name__}, not an object"
+    return None

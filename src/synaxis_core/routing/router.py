@@ -36,6 +36,7 @@ from synaxis_core.errors import (
     UpstreamTimeout,
 )
 from synaxis_core.limits.base import StateBackend
+from synaxis_core.providers.headers import UpstreamReply, for_provider
 from synaxis_core.routing.health import HealthTracker
 from synaxis_core.routing.scoring import Candidate, RouteRequest, Scorer, order, score_pairs
 from synaxis_core.routing.table import Deployment, RoutingTable
@@ -81,10 +82,15 @@ class Router:
         """The deployments to try, best first; raises when none can serve."""
         resolved = self.table.resolve(request.model)
         if resolved is None:
-            hint = self.table.suggestions(request.model)
-            tail = f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else ""
-            raise ModelNotFound(f"The model {_shown(request.model)} does not exist or is not served here{tail}", param="model")
+            raise unknown_model(self.table, request.model)
         _, deployments = resolved
+        kind = request.kind
+        for d in deployments:  # usually one check each: every deployment of a name is one kind
+            if d.spec.kind != kind:
+                deployments = [d for d in deployments if d.spec.kind == kind]
+                if not deployments:
+                    raise _wrong_kind(request.model, kind)
+                break
         cooling = await self.health.cooldowns(deployments)
         ineligible = self._ineligible
         eligible = [d for d in deployments if ineligible(d, request, cooling) is None]
@@ -116,7 +122,7 @@ class Router:
             return InvalidRequest(
                 f"The request (~{request.estimated_input_tokens} tokens) is longer than the context window "
                 f"of every deployment of {_shown(request.model)}: " + "; ".join(reasons),
-                param="messages", code="context_length_exceeded",
+                param="input" if request.kind == "embedding" else "messages", code="context_length_exceeded",
             )
         return NoCandidates(
             f"No deployment can serve {_shown(request.model)} right now: " + "; ".join(reasons),
@@ -179,12 +185,15 @@ class Router:
         call: Callable[[Deployment, float, dict[str, str] | None], Awaitable[T]],
         on_failure: FailureHook,
         traced: Callable[[Any, T], T] | None = None,
+        forwarded: Mapping[str, str] | None = None,
     ) -> tuple[T, Deployment, list[Attempt], float]:
         """Try ``call(deployment, seconds, headers)`` on each candidate in order, where
         ``call`` keeps to the time it is given; returns (result, deployment, failed
         attempts, the winning attempt's milliseconds). With tracing on, each call is an
         attempt span whose trace context goes upstream (``headers``; None when off), and
-        ``traced(span, result)`` records the winner's result (and ends its span)."""
+        ``traced(span, result)`` records the winner's result (and ends its span). The
+        client's ``forwarded`` headers go to every attempt, the same on each (an
+        ``Idempotency-Key`` stays the key of the one request): ``providers.headers``."""
         attempts: list[Attempt] = []
         tried = 0
         for d in plan:
@@ -200,6 +209,8 @@ class Router:
             if telemetry.TRACER is not None:
                 span = spans.start_attempt(d.id, d.provider_name, d.upstream_id, tried)
                 headers = spans.upstream_headers(span)
+            if forwarded is not None:
+                headers = for_provider(d.provider, forwarded, headers)
             started = time.perf_counter()
             try:
                 result = await call(d, min(d.provider.timeout_s, remaining), headers)
@@ -225,40 +236,39 @@ class Router:
 
     async def complete(
         self, body: dict[str, Any], plan: Sequence[Deployment], request: RouteRequest, deadline: float,
-        on_failure: FailureHook,
+        on_failure: FailureHook, *, headers: Mapping[str, str] | None = None, reply: UpstreamReply | None = None,
     ) -> tuple[dict[str, Any], Deployment, list[Attempt], float]:
         """Call candidates in order until one answers; returns (response, deployment, failed
-        attempts, milliseconds of the winning attempt until its whole body)."""
+        attempts, milliseconds of the winning attempt until its whole body). ``headers``:
+        the client's forwarded ones; ``reply`` gets the answering upstream's request id."""
 
-        def call(d: Deployment, seconds: float, headers: dict[str, str] | None) -> Awaitable[dict[str, Any]]:
-            if headers is not None:  # the trace context (tracing on)
-                return d.provider.chat({**body, "model": d.upstream_id}, timeout=seconds, headers=headers)
-            return d.provider.chat({**body, "model": d.upstream_id}, timeout=seconds)  # bounds the whole call
+        def call(d: Deployment, seconds: float, sent: Mapping[str, str] | None) -> Awaitable[dict[str, Any]]:
+            # seconds bounds the whole call
+            return d.provider.chat({**body, "model": d.upstream_id}, timeout=seconds, headers=sent, reply=reply)
 
-        return await self._first_success(plan, request, deadline, call, on_failure, spans.attempt_answered)
+        return await self._first_success(plan, request, deadline, call, on_failure, spans.attempt_answered, headers)
 
     async def open_stream(
         self, body: dict[str, Any], plan: Sequence[Deployment], request: RouteRequest, deadline: float,
-        on_failure: FailureHook,
+        on_failure: FailureHook, *, headers: Mapping[str, str] | None = None, reply: UpstreamReply | None = None,
     ) -> tuple[tuple[dict[str, Any], AsyncIterator[dict[str, Any]]], Deployment, list[Attempt], float]:
         """Open a stream on the first candidate that delivers its first chunk.
 
         Returns ((first chunk, the rest of the stream), deployment, failed attempts,
         milliseconds of the winning attempt until its first chunk). Whoever consumes the
-        rest of the stream records how it ended.
+        rest of the stream records how it ended. ``headers`` and ``reply``: as ``complete``.
         """
 
         async def call(
-            d: Deployment, seconds: float, headers: dict[str, str] | None
+            d: Deployment, seconds: float, sent: Mapping[str, str] | None
         ) -> tuple[dict[str, Any], AsyncIterator[dict[str, Any]]]:
             # the provider keeps the first-chunk deadline itself: it fires on time even when
             # the event loop was busy across it (an asyncio.timeout around a pyreqwest read
             # can lose its cancellation: see providers.http.guarded)
             first_chunk_by = asyncio.get_running_loop().time() + seconds
-            traced = {"headers": headers} if headers is not None else {}  # the trace context (tracing on)
             stream = d.provider.stream(
                 {**body, "model": d.upstream_id}, timeout=d.provider.timeout_s, first_chunk_by=first_chunk_by,
-                **traced,
+                headers=sent, reply=reply,
             )
             try:
                 return await anext(stream), stream
@@ -266,7 +276,18 @@ class Router:
                 await close_quietly(stream)
                 raise
 
-        return await self._first_success(plan, request, deadline, call, on_failure, spans.attempt_stream)
+        return await self._first_success(plan, request, deadline, call, on_failure, spans.attempt_stream, headers)
+
+    async def embed(
+        self, body: dict[str, Any], plan: Sequence[Deployment], request: RouteRequest, deadline: float,
+        on_failure: FailureHook, *, headers: Mapping[str, str] | None = None, reply: UpstreamReply | None = None,
+    ) -> tuple[dict[str, Any], Deployment, list[Attempt], float]:
+        """``complete`` for embeddings: the same failover, ``provider.embed`` per attempt."""
+
+        def call(d: Deployment, seconds: float, sent: Mapping[str, str] | None) -> Awaitable[dict[str, Any]]:
+            return d.provider.embed({**body, "model": d.upstream_id}, timeout=seconds, headers=sent, reply=reply)
+
+        return await self._first_success(plan, request, deadline, call, on_failure, spans.attempt_answered, headers)
 
 
 def _as_upstream_error(exc: BaseException, d: Deployment) -> UpstreamError:
@@ -275,6 +296,17 @@ def _as_upstream_error(exc: BaseException, d: Deployment) -> UpstreamError:
     if isinstance(exc, StopAsyncIteration):
         return UpstreamProtocolError("the stream ended before its first chunk", provider=d.provider_name)
     return UpstreamTimeout(f"no answer within {d.provider.timeout_s:g}s", provider=d.provider_name)
+
+
+def _wrong_kind(model: str, kind: str) -> InvalidRequest:
+    """A model of the other kind: an embedding model asked for chat, or the reverse (400)."""
+    if kind == "embedding":
+        message = (f"The model {_shown(model)} is not an embedding model: POST /v1/embeddings serves "
+                   "deployments of kind 'embedding' only")
+    else:
+        message = (f"The model {_shown(model)} is an embedding model, not a chat model: "
+                   "call POST /v1/embeddings with it")
+    return InvalidRequest(message, param="model", code="model_not_supported")
 
 
 def _at_limit(d: Deployment, limit: str, code: str, wait: float) -> UpstreamError:
@@ -307,6 +339,14 @@ MODEL_NAME_SHOWN = 120
 
 def _shown(model: str) -> str:
     return repr(model if len(model) <= MODEL_NAME_SHOWN else model[:MODEL_NAME_SHOWN] + "…")
+
+
+def unknown_model(table: RoutingTable, model: str) -> ModelNotFound:
+    """The 404 of a model name nothing here serves (chat and ``GET /v1/models/{id}``): the
+    name cut to ``MODEL_NAME_SHOWN``, the closest ids that can be served now as hints."""
+    hint = table.suggestions(model)
+    tail = f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else ""
+    return ModelNotFound(f"The model {_shown(model)} does not exist or is not served here{tail}", param="model")
 
 
 _LIMIT_CODES = ("deployment_rpm_limit", "deployment_tpm_limit")

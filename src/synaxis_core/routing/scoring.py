@@ -22,6 +22,8 @@ class RouteRequest(msgspec.Struct, kw_only=True, frozen=True):
     estimated_output_tokens: int = 256
     tenant: str | None = None
     stream: bool = False
+    kind: str = "chat"
+    """The kind of deployment the request needs (``ModelSpec.kind``): ``chat`` or ``embedding``."""
 
 
 class Candidate(msgspec.Struct, kw_only=True, frozen=True):

@@ -7,7 +7,8 @@ reads its base URL and key from variables is pointed at it, in the flavour its p
 contributed (``register_fake_flavors``), else in the ``openai`` one. Every model
 answers like a model (``kind="model"``: tool calls, ``response_format``, ``n``,
 ``logprobs`` honoured); reasoning models behind inline ``<think>`` tags
-(``"model_think"``) so the reasoning separation is visible.
+(``"model_think"``) so the reasoning separation is visible. Embedding models (``kind =
+"embedding"``, e.g. NVIDIA's) answer ``POST /v1/embeddings`` with deterministic vectors.
 """
 
 from __future__ import annotations
@@ -112,7 +113,11 @@ def banner(settings: Settings, ext: Extensions, key: str) -> str:
         f" Try: curl {base}/v1/chat/completions -H 'Authorization: Bearer {key}' \\",
         "        -H 'Content-Type: application/json' \\",
         "        -d '{\"model\": \"gpt-oss-120b\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}'",
-        "=" * 72,
-        "",
     ]
-    return "\n".join(lines)
+    embedding = next((s.id for p in ext.providers.values() for s in p.models if s.kind == "embedding"), None)
+    if embedding is not None:  # the fake answers deterministic vectors (fake/embeddings.py)
+        lines += [
+            f" Embeddings: curl {base}/v1/embeddings -H 'Authorization: Bearer {key}' \\",
+            f"        -H 'Content-Type: application/json' -d '{{\"model\": \"{embedding}\", \"input\": \"Hi\"}}'",
+        ]
+    return "\n".join([*lines, "=" * 72, ""])

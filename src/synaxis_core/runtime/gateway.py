@@ -204,7 +204,10 @@ class Gateway:
         enabled = []
         for d in await self.health.probe_due(self.router.table.by_id.values()):
             try:
-                await d.provider.chat({**PROBE_BODY, "model": d.upstream_id}, timeout=d.provider.timeout_s)
+                if d.spec.kind == "embedding":
+                    await d.provider.embed({"input": "ping", "model": d.upstream_id}, timeout=d.provider.timeout_s)
+                else:
+                    await d.provider.chat({**PROBE_BODY, "model": d.upstream_id}, timeout=d.provider.timeout_s)
             except (UpstreamError, TimeoutError) as exc:
                 await self.backend.set_cooldown(d.cooldown_keys[0], self.settings.disable_cooldown_s, d.disabled_reason or str(exc))
                 log.info("probe of %s failed: %s", d.id, exc)

@@ -1,7 +1,8 @@
 """The one request pipeline: admit, plan, call with failover, post-process, health, account.
 
 Every API dialect reaches the gateway through here, in the chat-completions terms of
-``types.ChatRequest``: ``complete`` for a whole answer, ``stream`` for a chunk stream.
+``types.ChatRequest``: ``complete`` for a whole answer, ``stream`` for a chunk stream;
+``embed`` for a ``types.EmbeddingRequest`` (an embedding deployment's answer, as is).
 The HTTP edge decodes the request before and encodes the answer after; nothing here
 knows HTTP or a dialect.
 
@@ -35,10 +36,11 @@ from synaxis_core import telemetry
 from synaxis_core.cache import ResponseCache, cache_key, not_cacheable, resolved_target
 from synaxis_core.cache.replay import Assembler, as_chunks
 from synaxis_core.errors import LedgerFull, SynaxisError, UpstreamError
-from synaxis_core.ledger.cost import estimate_prompt_tokens, worst_case_cost
+from synaxis_core.ledger.cost import estimate_prompt_tokens, output_chars, worst_case_cost
 from synaxis_core.limits.tenant import resolved_names
 from synaxis_core.postprocess.base import PostProcessContext
 from synaxis_core.postprocess.pipeline import StreamPipeline, process_response
+from synaxis_core.providers.headers import UpstreamReply
 from synaxis_core.routing.router import close_quietly
 from synaxis_core.routing.scoring import RouteRequest
 from synaxis_core.runtime.accounting import RequestRecord
@@ -54,7 +56,7 @@ if TYPE_CHECKING:
     from synaxis_core.runtime.metrics import Metrics
     from synaxis_core.settings import Settings
     from synaxis_core.tenants import TenantInfo
-    from synaxis_core.types import ChatRequest
+    from synaxis_core.types import ChatRequest, EmbeddingRequest
 
 DEFAULT_OUTPUT_ESTIMATE = 256
 """Output tokens assumed for routing and TPM when the request sets no ``max_tokens``."""
@@ -69,6 +71,8 @@ class Answer:
     attempts: int
     cache: str = "miss"
     """``hit``: served from the response cache (``attempts`` is 0); else ``miss``."""
+    upstream_request_id: str | None = None
+    """The answering upstream's own id of the request, when it sent one (``providers.headers``)."""
 
 
 @dataclass(slots=True)
@@ -90,15 +94,18 @@ class ChunkStream:
     away) with the output relayed so far, and its upstream connection is released.
     """
 
-    __slots__ = ("deployment", "attempts", "cache", "_chunks")
+    __slots__ = ("deployment", "attempts", "cache", "upstream_request_id", "_chunks")
 
     def __init__(
-        self, deployment: Deployment, attempts: int, chunks: AsyncIterator[dict[str, Any]], cache: str = "miss"
+        self, deployment: Deployment, attempts: int, chunks: AsyncIterator[dict[str, Any]], cache: str = "miss",
+        upstream_request_id: str | None = None,
     ) -> None:
         self.deployment = deployment
         self.attempts = attempts
         self.cache = cache
         """``hit``: a cached answer replayed as chunks (``attempts`` is 0); else ``miss``."""
+        self.upstream_request_id = upstream_request_id
+        """As ``Answer.upstream_request_id``: known before the first chunk is relayed."""
         self._chunks = chunks
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
@@ -143,9 +150,11 @@ class Pipeline:
                 record.keep_response(hit[0])
                 await self.accounting.record(record, "cached", 200)
                 return Answer(hit[0], hit[1], 0, "hit")
+            reply = UpstreamReply()
             try:
                 response, d, failed, elapsed_ms = await self.router.complete(
-                    request.body, plan, route, deadline, self._attempt_failed
+                    request.body, plan, route, deadline, self._attempt_failed,
+                    headers=request.upstream_headers, reply=reply,
                 )
             except SynaxisError as exc:
                 await self._refused(record, exc)
@@ -158,14 +167,14 @@ class Pipeline:
             response["model"] = d.id
             record.take_usage(response.get("usage"))
             if record.completion_tokens is None:
-                record.output_chars = _output_chars(response)
+                record.output_chars = output_chars(response)
             if use is not None and not context.problems:
                 self._store(use, d, response)
             if span is not None:
                 spans.output(span, response)
             record.keep_response(response)
             await self.accounting.record(record, "ok", 200)
-            return Answer(response, d, record.attempts)
+            return Answer(response, d, record.attempts, upstream_request_id=reply.request_id)
         finally:
             if token is not None:
                 spans.deactivate(token)
@@ -184,9 +193,10 @@ class Pipeline:
             body = request.body
             if not request.include_usage:  # ask for usage anyway: the ledger needs it
                 body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
+            reply = UpstreamReply()
             try:
                 (first, rest), d, failed, elapsed_ms = await self.router.open_stream(
-                    body, plan, route, deadline, self._attempt_failed
+                    body, plan, route, deadline, self._attempt_failed, headers=request.upstream_headers, reply=reply,
                 )
             except SynaxisError as exc:
                 await self._refused(record, exc)
@@ -194,7 +204,31 @@ class Pipeline:
             self._won(record, d, failed)
             context = PostProcessContext(model=d.spec, reasoning_mode=request.reasoning_mode, messages=request.messages)  # type: ignore[arg-type]
             chunks = record.keep_chunks(self._chunks(record, d, first, rest, context, elapsed_ms, use))
-            return ChunkStream(d, record.attempts, chunks)
+            return ChunkStream(d, record.attempts, chunks, upstream_request_id=reply.request_id)
+        finally:
+            if token is not None:
+                spans.deactivate(token)
+
+    async def embed(self, tenant: TenantInfo, request: EmbeddingRequest, request_id: str) -> Answer:
+        """``complete`` for embeddings (input tokens only; no response cache, no post-processing)."""
+        span, token = spans.start_request(request, tenant.name) if telemetry.TRACER is not None else (None, None)
+        try:
+            record, route, plan, deadline = await self._start(tenant, request, request_id, span)
+            reply = UpstreamReply()
+            try:
+                response, d, failed, elapsed_ms = await self.router.embed(
+                    request.body, plan, route, deadline, self._attempt_failed, headers=request.upstream_headers, reply=reply,
+                )
+            except SynaxisError as exc:
+                await self._refused(record, exc)
+                raise
+            self._won(record, d, failed)
+            await self.health.success(d, elapsed_ms)
+            record.take_usage(response.get("usage"))
+            record.completion_tokens = 0
+            record.keep_response(response)
+            await self.accounting.record(record, "ok", 200)
+            return Answer(response, d, record.attempts, upstream_request_id=reply.request_id)
         finally:
             if token is not None:
                 spans.deactivate(token)
@@ -210,13 +244,14 @@ class Pipeline:
     # --- steps ---------------------------------------------------------------------------
 
     async def _start(
-        self, tenant: TenantInfo, request: ChatRequest, request_id: str, span: Any = None
+        self, tenant: TenantInfo, request: ChatRequest | EmbeddingRequest, request_id: str, span: Any = None
     ) -> tuple[RequestRecord, RouteRequest, list[Deployment], float]:
         """The plan (the deployments to try, best first), then admission: the tenant's
         limits that bind to what the request resolved to (whatever name it used), its
         budget's hold on the worst case, and room in the ledger for the request's row."""
-        estimated_in = estimate_prompt_tokens(request.messages)
-        estimated_out = request.max_output or DEFAULT_OUTPUT_ESTIMATE
+        chat = request.kind == "chat"  # else embeddings: the input's size, and no output
+        estimated_in = estimate_prompt_tokens(request.messages) if chat else request.estimated_tokens  # type: ignore[union-attr]
+        estimated_out = (request.max_output or DEFAULT_OUTPUT_ESTIMATE) if chat else 0
         record = RequestRecord(
             request_id=request_id, tenant=tenant, requested_model=request.model,
             estimated_prompt_tokens=estimated_in, stream=request.stream, dialect=request.dialect, span=span,
@@ -225,7 +260,7 @@ class Pipeline:
             record.request_body = request.body
         route = RouteRequest(
             model=request.model, estimated_input_tokens=estimated_in, estimated_output_tokens=estimated_out,
-            tenant=tenant.name, stream=request.stream,
+            tenant=tenant.name, stream=request.stream, kind=request.kind,
         )
         try:
             plan = await self.router.plan(route)
@@ -317,7 +352,7 @@ class Pipeline:
         record.deployment, record.attempts = d, 0
         record.take_usage(response.get("usage"))
         if record.completion_tokens is None:
-            record.output_chars = _output_chars(response)
+            record.output_chars = output_chars(response)
         if span is not None:
             spans.cache_state(span, "hit")
             spans.answered(span, d.id, d.provider_name, 0)
@@ -422,8 +457,3 @@ class Pipeline:
         finally:
             await close_quietly(rest)
             await asyncio.shield(self.accounting.record(record, status, http_status))
-
-
-def _output_chars(response: dict[str, Any]) -> int:
-    """Characters of a complete answer's messages (for an estimate when it has no usage)."""
-    return sum(len(str((c.get("message") or {}).get("content") or "")) for c in response.get("choices") or [])

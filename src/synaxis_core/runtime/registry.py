@@ -32,6 +32,7 @@ def _spec(row: ProviderModel, global_model: GlobalModel | None, base: ModelSpec 
         display_name=row.display_name,
         is_premium=row.is_premium,
         reasoning=row.reasoning,
+        kind="embedding" if row.kind == "embedding" else "chat",
         input_price=pick("input_price"),
         output_price=pick("output_price"),
         cache_read_price=pick("cache_read_price"),

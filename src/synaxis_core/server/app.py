@@ -29,13 +29,17 @@ from synaxis_core.runtime.accounting import new_request_id
 from synaxis_core.runtime.demo import banner, demo_key_path, demo_tenant_key, start_fake_upstream, wants_demo
 from synaxis_core.runtime.gateway import Gateway
 from synaxis_core.server.chat import CHAT_PATH, ChatEndpoint
+from synaxis_core.server.completions import COMPLETIONS_PATH, CompletionsEndpoint
+from synaxis_core.server.embeddings import EMBEDDINGS_PATH, EmbeddingsEndpoint
 from synaxis_core.server.responses import RESPONSES_PATH, ResponsesEndpoint
 from synaxis_core.server.dependencies import DEPENDENCIES
 from synaxis_core.server.errors import EXCEPTION_HANDLERS, REQUEST_ID_HEADER
 from synaxis_core.server.messages import COUNT_TOKENS_PATH, MESSAGES_PATH, CountTokensEndpoint, MessagesEndpoint
 from synaxis_core.server.openapi import chat_completions, create_response
 from synaxis_core.server.openapi import count_message_tokens, create_message
-from synaxis_core.server.routes import health, list_models, metrics, own_usage
+from synaxis_core.server.openapi_completions import create_completion
+from synaxis_core.server.openapi_embeddings import create_embedding
+from synaxis_core.server.routes import health, list_models, metrics, own_usage, retrieve_model
 from synaxis_core.settings import Settings
 
 log = logging.getLogger("synaxis.server")
@@ -59,6 +63,8 @@ class GatewayApp(Litestar):
         self.hot_routes = {CHAT_PATH: ChatEndpoint(self.state), RESPONSES_PATH: ResponsesEndpoint(self.state)}
         self.hot_routes[MESSAGES_PATH] = MessagesEndpoint(self.state)
         self.hot_routes[COUNT_TOKENS_PATH] = CountTokensEndpoint(self.state)
+        self.hot_routes[COMPLETIONS_PATH] = CompletionsEndpoint(self.state)
+        self.hot_routes[EMBEDDINGS_PATH] = EmbeddingsEndpoint(self.state)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -134,8 +140,9 @@ def create_app(
                 await fake.astop()
 
     return GatewayApp(
-        route_handlers=[chat_completions, create_response, create_message, count_message_tokens,
-                        list_models, own_usage, health, metrics, AdminController, *console_routes()],
+        route_handlers=[chat_completions, create_response, create_message, count_message_tokens, create_completion,
+                        create_embedding,
+                        list_models, retrieve_model, own_usage, health, metrics, AdminController, *console_routes()],
         template_config=template_config(),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

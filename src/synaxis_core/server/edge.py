@@ -4,8 +4,9 @@
 method check, and every failure answered by the one error writer in the dialect's
 shape. The helpers read the headers a route needs, the JSON body within the body limit,
 the ``x-synaxis-reasoning`` header, the per-request options every hot route reads
-(``x-synaxis-cache``, ``x-synaxis-cache-ttl``, ``traceparent``: ``request_options``), and
-write the ``x-synaxis-*`` headers of an answer (``answer_headers``).
+(``x-synaxis-cache``, ``x-synaxis-cache-ttl``, ``traceparent``, and the client headers that
+go upstream: ``request_options``, ``forwarded_headers``), and write the headers of an
+answer (``answer_headers``: ``x-synaxis-*``, ``x-request-id``, ``x-upstream-request-id``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from synaxis_core.errors import InvalidRequest, SynaxisError
 from synaxis_core.runtime.accounting import new_request_id
 from synaxis_core.runtime.gateway import Gateway
 from synaxis_core.server.asgi import ClientDisconnected, RawHeaders, Receive, Scope, Send, check_header_size, read_body
-from synaxis_core.server.errors import REQUEST_ID_HEADER, ErrorShape, InternalError, openai_shape, send_error
+from synaxis_core.server.errors import (
+    REQUEST_ID_HEADER,
+    UPSTREAM_REQUEST_ID_HEADER,
+    ErrorShape,
+    InternalError,
+    openai_shape,
+    send_error,
+)
 
 if TYPE_CHECKING:
     from synaxis_core.runtime.pipeline import Answer, ChunkStream
@@ -30,9 +38,19 @@ REASONING_MODES = ("separate", "strip", "keep")
 JSON_HEADER = (b"content-type", b"application/json")
 SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
 _REQUEST_ID = REQUEST_ID_HEADER.encode()
+UPSTREAM_REQUEST_ID = UPSTREAM_REQUEST_ID_HEADER.encode()
 CACHE_MODES = ("on", "off", "force")
 MAX_CACHE_TTL_S = 30 * 86400
-OPTION_HEADERS = frozenset((b"x-synaxis-cache", b"x-synaxis-cache-ttl", b"traceparent", b"tracestate"))
+FORWARDED_HEADERS = {"openai-beta": "OpenAI-Beta", "idempotency-key": "Idempotency-Key",
+                     "openai-organization": "OpenAI-Organization", "openai-project": "OpenAI-Project"}
+"""The client headers that may reach the upstream (name: how it is written), the same on
+every attempt; the two account headers only at a provider that takes them
+(``providers.headers``). No other header of the client's is ever sent upstream."""
+MAX_FORWARDED_VALUE = 256
+"""Characters a forwarded header's value may have (printable ASCII only)."""
+OPTION_HEADERS = frozenset((b"x-synaxis-cache", b"x-synaxis-cache-ttl", b"traceparent", b"tracestate")) | frozenset(
+    name.encode() for name in FORWARDED_HEADERS
+)
 """The headers ``request_options`` reads: every hot route adds them to the ones it reads."""
 READ_HEADERS = frozenset((b"authorization", b"content-type", b"content-length", b"x-synaxis-reasoning")) | OPTION_HEADERS
 """What a hot route reads of a request's headers (a dialect may add its own)."""
@@ -123,8 +141,9 @@ def reasoning_mode(header: str | None, default: str) -> str:
 
 def request_options(request: ChatRequest, headers: dict[str, str]) -> ChatRequest:
     """The per-request options of ``headers`` on ``request``: the response cache
-    (``x-synaxis-cache: on|off|force``, ``x-synaxis-cache-ttl: SECONDS``) and the trace
-    context (``traceparent``, ``tracestate``). A malformed cache header is a 400."""
+    (``x-synaxis-cache: on|off|force``, ``x-synaxis-cache-ttl: SECONDS``), the trace
+    context (``traceparent``, ``tracestate``) and the client headers that go upstream
+    (``forwarded_headers``). A malformed cache or forwarded header is a 400."""
     mode = headers.get("x-synaxis-cache")
     if mode is not None:
         mode = mode.strip().lower()
@@ -139,16 +158,43 @@ def request_options(request: ChatRequest, headers: dict[str, str]) -> ChatReques
         request.cache_ttl_s = int(ttl)
     request.traceparent = headers.get("traceparent")
     request.tracestate = headers.get("tracestate")
+    request.upstream_headers = forwarded_headers(headers)
     return request
+
+
+def forwarded_headers(headers: dict[str, str]) -> dict[str, str] | None:
+    """The ``FORWARDED_HEADERS`` among ``headers`` (None: none sent). A value longer than
+    ``MAX_FORWARDED_VALUE`` or with anything but printable ASCII (CR, LF, any control
+    character) is a 400: never passed on, never cut."""
+    if headers.keys().isdisjoint(FORWARDED_HEADERS):  # the usual request: none of them
+        return None
+    forwarded = None
+    for name, shown in FORWARDED_HEADERS.items():
+        value = headers.get(name)
+        if value:
+            if len(value) > MAX_FORWARDED_VALUE or not (value.isascii() and value.isprintable()):
+                raise InvalidRequest(
+                    f"The {shown} header must be at most {MAX_FORWARDED_VALUE} printable ASCII characters, "
+                    f"without CR, LF or other control characters (got {len(value)} characters)",
+                    param=shown, code="invalid_header",
+                )
+            if forwarded is None:
+                forwarded = {}
+            forwarded[name] = value
+    return forwarded
 
 
 def answer_headers(gateway: Gateway, answer: Answer | ChunkStream, request_id: str) -> RawHeaders:
     """Where an answer went: ``x-synaxis-provider``, ``-model``, ``-attempts`` (0 for a
-    cached answer), ``x-synaxis-cache`` (``hit`` or ``miss``), the request id."""
+    cached answer), ``x-synaxis-cache`` (``hit`` or ``miss``), the request id, and the
+    answering upstream's own (``x-upstream-request-id``) when it sent one."""
     d = answer.deployment
     headers = [(b"x-synaxis-provider", d.provider_name.encode()), (b"x-synaxis-model", d.id.encode()),
                (b"x-synaxis-attempts", str(answer.attempts).encode()), (b"x-synaxis-cache", answer.cache.encode()),
                (_REQUEST_ID, request_id.encode())]
+    upstream_id = answer.upstream_request_id
+    if upstream_id is not None:
+        headers.append((UPSTREAM_REQUEST_ID, upstream_id.encode()))
     if gateway.demo:
         headers.append((b"x-synaxis-demo", b"true"))
     return headers

@@ -21,6 +21,7 @@ from synaxis_core.server.asgi import RawHeaders, Send, send_bytes, too_large
 
 log = logging.getLogger("synaxis.server")
 REQUEST_ID_HEADER = "x-request-id"
+UPSTREAM_REQUEST_ID_HEADER = "x-upstream-request-id"
 _encode = msgspec.json.encode
 _JSON = (b"content-type", b"application/json")
 
@@ -35,7 +36,8 @@ class InternalError(SynaxisError):
 
 
 def error_headers(exc: SynaxisError, request_id: str | None = None) -> dict[str, str]:
-    """``Retry-After`` of a rate limit, and the request id of the request's ledger row."""
+    """``Retry-After`` of a rate limit, the request id of the request's ledger row, and
+    for an upstream's answer passed on as it is, who gave it and the upstream's own id."""
     headers: dict[str, str] = {}
     if exc.retry_after is not None:
         headers["retry-after"] = str(max(1, round(exc.retry_after)))
@@ -45,6 +47,9 @@ def error_headers(exc: SynaxisError, request_id: str | None = None) -> dict[str,
     if deployment:
         headers["x-synaxis-model"] = deployment
         headers["x-synaxis-provider"] = exc.provider or ""  # type: ignore[attr-defined]
+        upstream_id = getattr(exc, "upstream_request_id", None)
+        if upstream_id:
+            headers[UPSTREAM_REQUEST_ID_HEADER] = upstream_id
     return headers
 
 

@@ -9,7 +9,7 @@ and the ``?beta=true`` query are accepted and not needed. Errors are Anthropic-s
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import msgspec
 
@@ -47,6 +47,7 @@ COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 EXPECTED = "`model`, `max_tokens` and `messages`"
 _encode = msgspec.json.encode
 _READ = READ_HEADERS | {b"x-api-key"}  # Anthropic's SDKs send the key there
+_X_REQUEST_ID = REQUEST_ID_HEADER.encode()
 
 
 def _authorization(headers: dict[str, str]) -> str | None:
@@ -55,11 +56,28 @@ def _authorization(headers: dict[str, str]) -> str | None:
     return f"Bearer {key}" if key else headers.get("authorization")
 
 
-class MessagesEndpoint(HotEndpoint):
+class AnthropicEndpoint(HotEndpoint):
+    """A route of the Messages dialect: errors in Anthropic's shape, and the request id
+    also in ``request-id``, where Anthropic's SDKs read it (``message._request_id``)."""
+
+    error_shape = staticmethod(anthropic_error_shape)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers") or []
+                request_id = next((value for name, value in headers if name == _X_REQUEST_ID), None)
+                if request_id is not None:
+                    message["headers"] = [*headers, (b"request-id", request_id)]
+            await send(message)
+
+        await super().__call__(scope, receive, sending)  # type: ignore[arg-type]
+
+
+class MessagesEndpoint(AnthropicEndpoint):
     """``POST /v1/messages``: a message, or with ``stream: true`` its events."""
 
     path = MESSAGES_PATH
-    error_shape = staticmethod(anthropic_error_shape)
 
     async def serve(self, gateway: Gateway, request_id: str, scope: Scope, receive: Receive, send: Send) -> None:
         headers = request_headers(scope["headers"], _READ)
@@ -100,11 +118,10 @@ async def _events(stream: ChunkStream, translator: StreamTranslator) -> AsyncIte
     yield b"".join(encode_event(data, event=name) for name, data in events)
 
 
-class CountTokensEndpoint(HotEndpoint):
+class CountTokensEndpoint(AnthropicEndpoint):
     """``POST /v1/messages/count_tokens``: Synaxis's estimate, no upstream call, no ledger row."""
 
     path = COUNT_TOKENS_PATH
-    error_shape = staticmethod(anthropic_error_shape)
 
     async def serve(self, gateway: Gateway, request_id: str, scope: Scope, receive: Receive, send: Send) -> None:
         headers = request_headers(scope["headers"], _READ)

@@ -308,7 +308,7 @@ _BLOCKS = {"type": "array", "items": {"type": "object", "required": ["type"], "a
 
 MESSAGES_REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "An Anthropic Messages request, translated to a chat completion (see the README's mapping). "
+    "description": "An Anthropic Messages request, translated to a chat completion (see the manual's Anthropic Messages page for the mapping). "
     "Content blocks: text, image, tool_use, tool_result, thinking (replayed thinking is dropped); tools with an "
     "`input_schema` become function tools, server tools are dropped; `cache_control`, `anthropic-beta` and "
     "unknown fields are ignored.",

@@ -1,4 +1,4 @@
-"""The public routes besides chat: models, usage, health, metrics."""
+"""The public routes besides chat: models (the list and one model), usage, health, metrics."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from typing import Any
 import msgspec
 from litestar import Response, get
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from synaxis_core.ledger.queries import usage_totals
+from synaxis_core.routing.router import unknown_model
 from synaxis_core.runtime.gateway import Gateway
 from synaxis_core.tenants import TenantInfo
 
@@ -29,7 +31,7 @@ def model_list(gateway: Gateway) -> dict[str, Any]:
             "provider": d.provider_name, "upstream_id": spec.upstream_id, "global_id": spec.global_id,
             "input_price": spec.input_price, "output_price": spec.output_price,
             "context_window": spec.context_window, "max_output": spec.max_output,
-            "is_premium": spec.is_premium, "reasoning": spec.reasoning,
+            "is_premium": spec.is_premium, "reasoning": spec.reasoning, "kind": spec.kind,
         })
         if spec.global_id and spec.global_id not in gateway.router.table.by_id:
             globals_.setdefault(spec.global_id, []).append(d)
@@ -37,7 +39,7 @@ def model_list(gateway: Gateway) -> dict[str, Any]:
         prices = [d.spec.input_price for d in deployments if d.spec.input_price is not None]
         data.append({
             "id": global_id, "object": "model", "created": _CREATED, "owned_by": "synaxis",
-            "deployments": [d.id for d in deployments],
+            "deployments": [d.id for d in deployments], "kind": deployments[0].spec.kind,
             "providers": sorted({d.provider_name for d in deployments}),
             "min_input_price": min(prices) if prices else None,
             "context_window": max((d.spec.context_window or 0) for d in deployments) or None,
@@ -49,6 +51,19 @@ def model_list(gateway: Gateway) -> dict[str, Any]:
 async def list_models(gateway: NamedDependency[Gateway], tenant: NamedDependency[TenantInfo]) -> Response[bytes]:
     """Provider-model ids (pinned) and global ids (routed across providers)."""
     return Response(msgspec.json.encode(model_list(gateway)), media_type="application/json")
+
+
+@get("/v1/models/{model_id:path}", operation_id="retrieveModel", tags=["OpenAI"], summary="Retrieve one model")
+async def retrieve_model(
+    gateway: NamedDependency[Gateway], tenant: NamedDependency[TenantInfo], model_id: FromPath[str]
+) -> Response[bytes]:
+    """The entry ``GET /v1/models`` lists for this id (a provider-model or global id, slashes
+    and all: ``meta-llama/Llama-3.3-70B``); 404 ``model_not_found`` when it lists none."""
+    model_id = model_id.removeprefix("/")
+    for entry in model_list(gateway)["data"]:
+        if entry["id"] == model_id:
+            return Response(msgspec.json.encode(entry), media_type="application/json")
+    raise unknown_model(gateway.router.table, model_id)
 
 
 @get("/v1/usage", operation_id="getOwnUsage", tags=["Usage"], summary="The calling tenant's usage")

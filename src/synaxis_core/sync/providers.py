@@ -46,6 +46,7 @@ def desired_fields(provider: OpenAICompatibleProvider, spec: ModelSpec) -> dict[
         "display_name": spec.display_name or spec.id,
         "is_premium": spec.is_premium,
         "reasoning": spec.reasoning,
+        "kind": spec.kind,
         "rpm_limit": spec.rpm,
         "tpm_limit": spec.tpm,
     }

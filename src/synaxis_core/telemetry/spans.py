@@ -18,7 +18,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 import synaxis_core.telemetry as telemetry
 from synaxis_core.errors import SynaxisError, UpstreamError
 
-ROUTE_NAMES = {"messages": "POST /v1/messages", "responses": "POST /v1/responses"}
+ROUTE_NAMES = {"messages": "POST /v1/messages", "responses": "POST /v1/responses", "embeddings": "POST /v1/embeddings"}
 """The request span's name by dialect; chat completions: ``chat <model>`` (GenAI)."""
 MODEL_IN_NAME_CHARS = 120
 REQUEST_PARAMETERS = {
@@ -40,7 +40,8 @@ def start_request(request: Any, tenant: str) -> tuple[Span, object]:
         parent = propagate.extract(carrier)
     model = request.model[:MODEL_IN_NAME_CHARS]
     attributes: dict[str, Any] = {
-        "gen_ai.operation.name": "chat", "gen_ai.request.model": model, "synaxis.tenant": tenant,
+        "gen_ai.operation.name": "embeddings" if request.dialect == "embeddings" else "chat",
+        "gen_ai.request.model": model, "synaxis.tenant": tenant,
         "synaxis.dialect": request.dialect, "synaxis.stream": request.stream, "synaxis.cache": "off",
     }
     body = request.body

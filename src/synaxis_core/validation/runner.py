@@ -116,7 +116,9 @@ def select_models(
         if model is not None and model not in (d.id, d.global_id, d.upstream_id):
             continue
         why = None
-        if d.provider.missing_key:
+        if d.spec.kind != "chat":
+            why = "an embedding model: validate sends a chat prompt"
+        elif d.provider.missing_key:
             why = f"no API key: set {d.provider.missing_key}"
         elif not d.is_available:
             why = "not listed by its provider at the last discovery"

@@ -30,7 +30,9 @@ becomes one ``GlobalModelInfo``:
 - ``capabilities["status"]`` (``deprecated``, ``beta``) is the primary entry's, so a
   global model is deprecated only when every provider lists it as deprecated, and has
   no status as soon as one provider lists it without one;
-  ``capabilities["offered_by"]`` lists the catalog providers that carry it.
+  ``capabilities["offered_by"]`` lists the catalog providers that carry it;
+  ``capabilities["kind"]`` is ``embedding`` for a text-embedding model (by its id:
+  models.dev marks them no other way), absent for the rest.
 
 Models are returned sorted by id and prices by (provider, model id): the same document
 always gives the same ``CatalogData``.
@@ -44,6 +46,7 @@ from typing import Annotated, Any
 import msgspec
 
 from synaxis_core.catalog.normalize import normalize_model_id
+from synaxis_core.providers.discovery import looks_like_embedding_model
 from synaxis_core.types import CatalogData, GlobalModelInfo, ProviderPrice
 
 log = logging.getLogger(__name__)
@@ -255,6 +258,8 @@ def _capabilities(model: ModelEntry, group: list[Offer]) -> dict[str, Any]:
         "experimental": model.experimental,
     }
     caps.update({k: v for k, v in optional.items() if v is not None})
+    if looks_like_embedding_model(model.id):  # models.dev has no field for it: the id says
+        caps["kind"] = "embedding"
     caps["offered_by"] = sorted({o.provider for o in group})
     return caps
 

@@ -14,7 +14,7 @@ from synaxis_core.providers.plugin import VendorProvider
 
 
 class NvidiaProvider(VendorProvider):
-    """NVIDIA NIM: the current chat models from models.dev (free tier ~40 requests/min)."""
+    """NVIDIA NIM: the current chat and embedding models from models.dev (free tier ~40 requests/min)."""
 
     name = "nvidia"
     default_base_url = "https://integrate.api.nvidia.com/v1"
