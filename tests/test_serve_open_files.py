@@ -65,8 +65,9 @@ def test_serve_raises_its_open_file_limit_and_says_so(tmp_path, lowered):
     proc, port, log = start_serve(tmp_path, LOWERED if lowered else hard)
     try:
         text = lambda: log.read_text(errors="replace")  # noqa: E731
-        wait_until_sync(lambda: "Application startup complete" in text() or proc.poll() is not None,
-                        timeout=120, what="synaxis serve started")
+        # uvicorn says "running on" once the socket listens ("startup complete" comes before the bind)
+        wait_until_sync(lambda: "Uvicorn running on" in text() or proc.poll() is not None,
+                        timeout=120, what="synaxis serve listening")
         assert proc.poll() is None, text()
         expected = f"open-file limit raised from {LOWERED} to {hard}" if lowered else \
             f"open-file limit already at its hard limit ({hard})"
