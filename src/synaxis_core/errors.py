@@ -69,6 +69,11 @@ class InvalidRequest(SynaxisError):
     code = "invalid_request"
 
 
+def missing_parameter(name: str) -> InvalidRequest:
+    """The 400 of a required request field that was not sent, as OpenAI words it."""
+    return InvalidRequest(f"Missing required parameter: '{name}'", param=name, code="missing_required_parameter")
+
+
 class AuthenticationError(SynaxisError):
     status = 401
     type = "authentication_error"

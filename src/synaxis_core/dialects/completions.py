@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from synaxis_core.errors import InvalidRequest
+from synaxis_core.errors import InvalidRequest, missing_parameter
 from synaxis_core.types import ChatRequest
 
 DIALECT = "completions"
@@ -92,7 +92,7 @@ def to_chat_request(
     (naming the field) for what cannot be served."""
     for name in ("model", "prompt"):
         if body.get(name) is None:
-            raise InvalidRequest(f"Missing required parameter: '{name}'", param=name, code="missing_required_parameter")
+            raise missing_parameter(name)
     _check_types(body)
     model = body["model"]
     if not model.strip():

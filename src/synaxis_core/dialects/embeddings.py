@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from synaxis_core.errors import InvalidRequest
+from synaxis_core.errors import InvalidRequest, missing_parameter
 from synaxis_core.ledger.cost import estimate_tokens
 from synaxis_core.types import EmbeddingRequest
 
@@ -75,7 +75,7 @@ def translate_request(body: dict[str, Any]) -> EmbeddingRequest:
     """The checked request (``InvalidRequest`` naming the field at fault)."""
     for name in ("model", "input"):
         if name not in body:
-            raise InvalidRequest(f"Missing required parameter: '{name}'", param=name, code="missing_required_parameter")
+            raise missing_parameter(name)
     model = body["model"]
     if not isinstance(model, str) or not model.strip():
         raise InvalidRequest("`model` must be a non-empty string", param="model")

@@ -16,7 +16,7 @@ import msgspec
 
 from synaxis_core.errors import SynaxisError, UpstreamError
 from synaxis_core.runtime.gateway import Gateway
-from synaxis_core.runtime.pipeline import ChunkStream
+from synaxis_core.runtime.answer import ChunkStream
 from synaxis_core.server.asgi import Receive, Scope, Send, send_bytes, send_stream
 from synaxis_core.server.edge import (
     JSON_HEADER,

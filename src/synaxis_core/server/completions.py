@@ -10,28 +10,22 @@ after it started, an error event, as chat completions do.
 from __future__ import annotations
 
 import time
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import msgspec
 
-from synaxis_core.dialects.completions import DIALECT, StreamTranslator, to_chat_request, to_completion
-from synaxis_core.errors import SynaxisError, UpstreamError
+from synaxis_core.dialects.completions import DIALECT, CompletionShell, StreamTranslator, to_chat_request, to_completion
+from synaxis_core.errors import UpstreamError
 from synaxis_core.runtime.gateway import Gateway
-from synaxis_core.runtime.pipeline import ChunkStream
-from synaxis_core.server.asgi import Receive, Scope, Send, send_bytes, send_stream
+from synaxis_core.runtime.answer import ChunkStream
+from synaxis_core.server.asgi import Receive, Scope, Send
 from synaxis_core.server.edge import (
-    JSON_HEADER,
-    SSE_HEADERS,
     HotEndpoint,
-    READ_HEADERS,
-    answer_headers,
-    decode_json_object,
-    read_json_body,
-    reasoning_mode,
-    request_headers,
-    request_options,
+    read_dialect_request,
+    send_dialect_answer,
 )
 from synaxis_core.server.request import MAX_OUTPUT_ESTIMATE
+from synaxis_core.types import ChatRequest
 from synaxis_core.sse import DONE_EVENT, encode_event
 
 COMPLETIONS_PATH = "/v1/completions"
@@ -44,31 +38,18 @@ class CompletionsEndpoint(HotEndpoint):
     path = COMPLETIONS_PATH
 
     async def serve(self, gateway: Gateway, request_id: str, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = request_headers(scope["headers"], READ_HEADERS)
-        tenant = gateway.authenticate(headers.get("authorization"))
-        try:
-            raw = await read_json_body(receive, headers, gateway.settings.max_body_bytes)
-            mode = reasoning_mode(headers.get("x-synaxis-reasoning"), gateway.settings.reasoning_mode)
-            request, shell = to_chat_request(
-                decode_json_object(raw, "`model` and `prompt`"), completion_id=f"cmpl-{request_id}",
-                created=int(time.time()), reasoning_mode=mode, max_output_limit=MAX_OUTPUT_ESTIMATE,
-            )
-            request_options(request, headers)
-        except SynaxisError as exc:  # an unreadable request is still one ledger row
-            await gateway.pipeline.reject(tenant, request_id, exc, dialect=DIALECT)
-            raise
-        if not request.stream:
-            answer = await gateway.pipeline.complete(tenant, request, request_id)
-            out = [JSON_HEADER, *answer_headers(gateway, answer, request_id)]
-            await send_bytes(send, 200, out, _encode(to_completion(answer.response, shell)))
-            return
-        stream = await gateway.pipeline.stream(tenant, request, request_id)
-        out = [*SSE_HEADERS, *answer_headers(gateway, stream, request_id)]
-        try:
-            await send_stream(send, receive, out, _events(stream, StreamTranslator(shell)))
-        finally:
-            await stream.aclose()
+        def translate(body: dict[str, Any], mode: str) -> tuple[ChatRequest, CompletionShell]:
+            return to_chat_request(body, completion_id=f"cmpl-{request_id}", created=int(time.time()),
+                                   reasoning_mode=mode, max_output_limit=MAX_OUTPUT_ESTIMATE)
 
+        tenant, request, shell = await read_dialect_request(
+            gateway, request_id, scope, receive, dialect=DIALECT, expected="`model` and `prompt`", translate=translate
+        )
+        await send_dialect_answer(
+            gateway, tenant, request, request_id, receive, send,
+            encode=lambda response: _encode(to_completion(response, shell)),
+            events=lambda stream: _events(stream, StreamTranslator(shell)),
+        )
 
 async def _events(stream: ChunkStream, translator: StreamTranslator) -> AsyncIterator[bytes]:
     """The SSE body: each chunk's ``text_completion`` chunks in one write, then ``[DONE]``.

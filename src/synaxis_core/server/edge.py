@@ -12,14 +12,24 @@ answer (``answer_headers``: ``x-synaxis-*``, ``x-request-id``, ``x-upstream-requ
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, TypeVar
 
 import msgspec
 
 from synaxis_core.errors import InvalidRequest, SynaxisError
 from synaxis_core.runtime.accounting import new_request_id
 from synaxis_core.runtime.gateway import Gateway
-from synaxis_core.server.asgi import ClientDisconnected, RawHeaders, Receive, Scope, Send, check_header_size, read_body
+from synaxis_core.server.asgi import (
+    ClientDisconnected,
+    RawHeaders,
+    Receive,
+    Scope,
+    Send,
+    check_header_size,
+    read_body,
+    send_bytes,
+    send_stream,
+)
 from synaxis_core.server.errors import (
     REQUEST_ID_HEADER,
     UPSTREAM_REQUEST_ID_HEADER,
@@ -30,7 +40,8 @@ from synaxis_core.server.errors import (
 )
 
 if TYPE_CHECKING:
-    from synaxis_core.runtime.pipeline import Answer, ChunkStream
+    from synaxis_core.runtime.answer import Answer, ChunkStream
+    from synaxis_core.tenants import TenantInfo
     from synaxis_core.types import ChatRequest
 
 log = logging.getLogger("synaxis.server")
@@ -198,3 +209,49 @@ def answer_headers(gateway: Gateway, answer: Answer | ChunkStream, request_id: s
     if gateway.demo:
         headers.append((b"x-synaxis-demo", b"true"))
     return headers
+
+
+Shell = TypeVar("Shell")
+
+
+async def read_dialect_request(
+    gateway: Gateway, request_id: str, scope: Scope, receive: Receive, *, dialect: str, expected: str,
+    translate: Callable[[dict[str, Any], str], tuple[ChatRequest, Shell]],
+    names: frozenset[bytes] = READ_HEADERS, authorization: Callable[[dict[str, str]], str | None] | None = None,
+) -> tuple[TenantInfo, ChatRequest, Shell]:
+    """The front half of a dialect's hot route: the tenant from the key (``authorization``
+    finds it, ``Authorization`` by default), the body within the limit, decoded (a JSON
+    object with ``expected``), ``translate(body, reasoning mode)`` into a chat request and
+    the dialect's shell of the answer, and the per-request options. A request that cannot
+    be read is still one ledger row (``dialect``) before its error is raised."""
+    headers = request_headers(scope["headers"], names)
+    tenant = gateway.authenticate(authorization(headers) if authorization else headers.get("authorization"))
+    try:
+        raw = await read_json_body(receive, headers, gateway.settings.max_body_bytes)
+        mode = reasoning_mode(headers.get("x-synaxis-reasoning"), gateway.settings.reasoning_mode)
+        request, shell = translate(decode_json_object(raw, expected), mode)
+        request_options(request, headers)
+    except SynaxisError as exc:
+        await gateway.pipeline.reject(tenant, request_id, exc, dialect=dialect)
+        raise
+    return tenant, request, shell
+
+
+async def send_dialect_answer(
+    gateway: Gateway, tenant: TenantInfo, request: ChatRequest, request_id: str, receive: Receive, send: Send, *,
+    encode: Callable[[dict[str, Any]], bytes], events: Callable[[ChunkStream], AsyncIterator[bytes]],
+    extra: RawHeaders = (),  # type: ignore[assignment]
+) -> None:
+    """The back half: the pipeline's whole answer as ``encode(response)`` (JSON), or with
+    ``stream: true`` its chunk stream as ``events(stream)`` (SSE); ``extra`` headers on both."""
+    if not request.stream:
+        answer = await gateway.pipeline.complete(tenant, request, request_id)
+        headers = [JSON_HEADER, *answer_headers(gateway, answer, request_id), *extra]
+        await send_bytes(send, 200, headers, encode(answer.response))
+        return
+    stream = await gateway.pipeline.stream(tenant, request, request_id)
+    headers = [*SSE_HEADERS, *answer_headers(gateway, stream, request_id), *extra]
+    try:
+        await send_stream(send, receive, headers, events(stream))
+    finally:
+        await stream.aclose()

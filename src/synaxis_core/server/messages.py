@@ -22,21 +22,19 @@ from synaxis_core.dialects.anthropic import (
     to_message,
     translate_request,
 )
-from synaxis_core.errors import SynaxisError, UpstreamError
+from synaxis_core.errors import UpstreamError
 from synaxis_core.runtime.gateway import Gateway
-from synaxis_core.runtime.pipeline import ChunkStream
-from synaxis_core.server.asgi import Receive, Scope, Send, send_bytes, send_stream
+from synaxis_core.runtime.answer import ChunkStream
+from synaxis_core.server.asgi import Receive, Scope, Send, send_bytes
 from synaxis_core.server.edge import (
     JSON_HEADER,
-    SSE_HEADERS,
-    HotEndpoint,
     READ_HEADERS,
-    answer_headers,
+    HotEndpoint,
     decode_json_object,
+    read_dialect_request,
     read_json_body,
-    reasoning_mode,
     request_headers,
-    request_options,
+    send_dialect_answer,
 )
 from synaxis_core.server.errors import REQUEST_ID_HEADER
 from synaxis_core.server.request import MAX_OUTPUT_ESTIMATE
@@ -80,29 +78,17 @@ class MessagesEndpoint(AnthropicEndpoint):
     path = MESSAGES_PATH
 
     async def serve(self, gateway: Gateway, request_id: str, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = request_headers(scope["headers"], _READ)
-        tenant = gateway.authenticate(_authorization(headers))
-        try:
-            raw = await read_json_body(receive, headers, gateway.settings.max_body_bytes)
-            mode = reasoning_mode(headers.get("x-synaxis-reasoning"), gateway.settings.reasoning_mode)
-            request = translate_request(decode_json_object(raw, EXPECTED), mode, MAX_OUTPUT_ESTIMATE)
-            request_options(request, headers)
-        except SynaxisError as exc:  # an unreadable request is still one ledger row
-            await gateway.pipeline.reject(tenant, request_id, exc, dialect=DIALECT)
-            raise
+        tenant, request, _ = await read_dialect_request(
+            gateway, request_id, scope, receive, dialect=DIALECT, expected=EXPECTED, names=_READ,
+            authorization=_authorization,
+            translate=lambda body, mode: (translate_request(body, mode, MAX_OUTPUT_ESTIMATE), None),
+        )
         message_id = f"msg_{request_id}"
-        if not request.stream:
-            answer = await gateway.pipeline.complete(tenant, request, request_id)
-            headers_out = [JSON_HEADER, *answer_headers(gateway, answer, request_id)]
-            await send_bytes(send, 200, headers_out, _encode(to_message(answer.response, request, message_id)))
-            return
-        stream = await gateway.pipeline.stream(tenant, request, request_id)
-        headers_out = [*SSE_HEADERS, *answer_headers(gateway, stream, request_id)]
-        try:
-            await send_stream(send, receive, headers_out, _events(stream, StreamTranslator(request, message_id)))
-        finally:
-            await stream.aclose()
-
+        await send_dialect_answer(
+            gateway, tenant, request, request_id, receive, send,
+            encode=lambda response: _encode(to_message(response, request, message_id)),
+            events=lambda stream: _events(stream, StreamTranslator(request, message_id)),
+        )
 
 async def _events(stream: ChunkStream, translator: StreamTranslator) -> AsyncIterator[bytes]:
     """The SSE body, each chunk's events in one write. A failure after the first byte ends

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from synaxis_core.errors import InvalidRequest
+from synaxis_core.errors import InvalidRequest, missing_parameter
 from synaxis_core.server.edge import decode_json_object
 from synaxis_core.types import ChatRequest
 
@@ -45,7 +45,7 @@ def decode_chat_request(raw: bytes, reasoning_mode: str = "separate") -> ChatReq
     body = decode_json_object(raw, "`model` and `messages`")
     for name in ("model", "messages"):
         if name not in body:
-            raise InvalidRequest(f"Missing required parameter: '{name}'", param=name, code="missing_required_parameter")
+            raise missing_parameter(name)
     try:
         view = msgspec.convert(body, _ChatRequest)
     except msgspec.ValidationError as exc:
