@@ -84,6 +84,76 @@ class _Outcomes:
         self.calls += 1
 
 
+class _Held:
+    """One budget key's open reservations and their sum.
+
+    Nothing is scanned per admission: the sum is kept as reservations come and go, and
+    the reservations are only walked once the earliest one can have expired (in one
+    process nearly never: a reservation expires when its request never settled).
+    """
+
+    __slots__ = ("entries", "total", "next_expiry")
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[float, float]] = {}  # id -> (usd, until)
+        self.total = 0.0
+        self.next_expiry = float("inf")
+
+    def prune(self, now: float) -> None:
+        if now < self.next_expiry:
+            return
+        entries = self.entries
+        for rid in [rid for rid, (_, until) in entries.items() if until <= now]:
+            del entries[rid]
+        self.total = sum(usd for usd, _ in entries.values())
+        self.next_expiry = min((until for _, until in entries.values()), default=float("inf"))
+
+    def add(self, rid: str, usd: float, until: float) -> None:
+        self.entries[rid] = (usd, until)
+        self.total += usd
+        self.next_expiry = min(self.next_expiry, until)
+
+    def remove(self, rid: str) -> None:
+        held = self.entries.pop(rid, None)
+        if held is not None:
+            self.total = self.total - held[0] if self.entries else 0.0
+
+
+class _Settled:
+    """Settled reservation ids, each remembered between ``ttl`` and twice that.
+
+    Two generations of hashes (a 64-bit hash, not the id: a third of the memory at a
+    few thousand settles a second): the current one takes new ids, and every ``ttl``
+    the previous one is dropped whole, so nothing is ever scanned.
+    """
+
+    __slots__ = ("current", "previous", "rotate_at", "ttl")
+
+    def __init__(self, ttl: float, now: float) -> None:
+        self.current: set[int] = set()
+        self.previous: set[int] = set()
+        self.ttl = ttl
+        self.rotate_at = now + ttl
+
+    def rotate(self, now: float) -> None:
+        if now >= self.rotate_at:
+            self.previous = self.current if now < self.rotate_at + self.ttl else set()
+            self.current = set()
+            self.rotate_at = now + self.ttl
+
+    def add(self, rid: str, now: float) -> bool:
+        """Remember ``rid``; False when it was already settled."""
+        self.rotate(now)
+        h = hash(rid)
+        if h in self.current or h in self.previous:
+            return False
+        self.current.add(h)
+        return True
+
+    def __len__(self) -> int:
+        return len(self.current) + len(self.previous)
+
+
 class MemoryBackend:
     """:class:`~synaxis_core.limits.base.StateBackend` in process memory.
 
@@ -111,8 +181,8 @@ class MemoryBackend:
         self._spend: dict[str, tuple[float, float]] = {}  # key -> (total, expires at)
         self._failures: dict[str, tuple[int, float]] = {}  # key -> (count, expires at)
         self._cooldowns: dict[str, tuple[str, float]] = {}  # key -> (reason, until)
-        self._reserved: dict[str, dict[str, tuple[float, float]]] = {}  # key -> id -> (usd, until)
-        self._settled: dict[str, float] = {}  # reservation id -> until (a repeated settle is a no-op)
+        self._reserved: dict[str, _Held] = {}
+        self._settled = _Settled(SETTLED_TTL_S, clock())  # a repeated settle is a no-op
 
     def _now(self) -> float:
         now = self._clock()
@@ -174,39 +244,34 @@ class MemoryBackend:
             return 0.0
         return current[0]
 
-    def _reservations(self, key: str, now: float) -> dict[str, tuple[float, float]]:
-        held = self._reserved.get(key)
-        if held is None:
-            return {}
-        for rid in [rid for rid, (_, until) in held.items() if until <= now]:
-            del held[rid]
-        return held
-
     async def reserve_spend(
         self, keys: Sequence[str], budgets: Sequence[float], reservation: str, usd: float, *, ttl_s: float
     ) -> tuple[int, float] | None:
         now = self._now()
+        reserved = self._reserved
         for i, (key, budget) in enumerate(zip(keys, budgets)):
-            held = self._reservations(key, now)
-            if reservation in held:
+            held = reserved.get(key)
+            if held is None:
+                held = reserved[key] = _Held()
+            held.prune(now)
+            if reservation in held.entries:
                 return None  # already reserved (a repeated call)
-            committed = await self.get_spend(key) + sum(usd for usd, _ in held.values())
+            committed = await self.get_spend(key) + held.total
             if not fits_budget(committed, usd, budget):
                 return i, committed
         for key in keys:
-            self._reserved.setdefault(key, {})[reservation] = (usd, now + ttl_s)
+            reserved[key].add(reservation, usd, now + ttl_s)
         return None
 
     async def settle_spend(self, keys: Sequence[str], reservation: str, usd: float) -> None:
-        now = self._now()
-        until = self._settled.get(reservation)
-        if until is not None and until > now:
+        if not self._settled.add(reservation, self._now()):
             return
-        self._settled[reservation] = now + SETTLED_TTL_S
         for key in keys:
             held = self._reserved.get(key)
-            if held is not None and held.pop(reservation, None) is not None and not held:
-                del self._reserved[key]
+            if held is not None:
+                held.remove(reservation)
+                if not held.entries:
+                    del self._reserved[key]
             if usd > 0:
                 await self.add_spend(key, usd)
 
@@ -281,15 +346,14 @@ class MemoryBackend:
         """Nothing to release; the state is dropped."""
         for store in self._stores():
             store.clear()
+        self._settled = _Settled(SETTLED_TTL_S, self._clock())
 
     def key_count(self) -> int:
         """Keys held across all kinds of state (for tests and a metrics gauge)."""
-        return sum(len(store) for store in self._stores())
+        return sum(len(store) for store in self._stores()) + len(self._settled)
 
     def _stores(self) -> tuple[dict[str, object], ...]:
-        return (
-            self._logs, self._outcomes, self._spend, self._failures, self._cooldowns, self._reserved, self._settled,
-        )
+        return self._logs, self._outcomes, self._spend, self._failures, self._cooldowns, self._reserved
 
     def _sweep(self, now: float) -> None:
         """Prune every window and drop empty or expired keys."""
@@ -304,7 +368,8 @@ class MemoryBackend:
             for key in [key for key, value in store.items() if value[1] <= now]:
                 del store[key]
         for key in list(self._reserved):
-            if not self._reservations(key, now):
+            held = self._reserved[key]
+            held.prune(now)
+            if not held.entries:
                 del self._reserved[key]
-        for rid in [rid for rid, until in self._settled.items() if until <= now]:
-            del self._settled[rid]
+        self._settled.rotate(now)
