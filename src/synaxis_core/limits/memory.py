@@ -15,12 +15,17 @@ from typing import Callable, Sequence
 from synaxis_core.limits.base import (
     DEFAULT_COUNTER_TTL_S,
     DEFAULT_SPEND_TTL_S,
-    SETTLED_TTL_S,
     check_amount,
     fits_budget,
 )
 
 Clock = Callable[[], float]
+
+SETTLED_TTL_S = 10.0
+"""How long a settled id is remembered here. Shorter than Redis's marker
+(``base.SETTLED_TTL_S``): in one process a settle has no reply that can be lost, so a
+repeat can only be the caller's own, at once. At thousands of settles a second the
+markers are most of what this backend holds (60 s of them were 27 MB at 3,500 a second)."""
 
 
 RESOLUTION = 600
