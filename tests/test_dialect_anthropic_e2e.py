@@ -38,9 +38,10 @@ async def gw(sqlite_url):
 
 
 @pytest.fixture
-def client(gw):
+async def client(gw):
     h, url = gw
-    return anthropic.AsyncAnthropic(base_url=url, api_key=h.key, max_retries=0)
+    async with anthropic.AsyncAnthropic(base_url=url, api_key=h.key, max_retries=0) as client:
+        yield client  # closed on this loop (a client left to the GC closes itself on a dead one)
 
 
 async def test_create_answers_a_message_and_says_where_it_went(gw, client):
@@ -72,8 +73,8 @@ async def test_the_sdk_reads_the_request_id_on_answers_streams_and_errors(gw, cl
 
 async def test_a_bearer_token_works_like_an_api_key(gw):
     h, url = gw
-    client = anthropic.AsyncAnthropic(base_url=url, auth_token=h.key, api_key=None, max_retries=0)
-    message = await client.messages.create(model="glm-4.6-syn", max_tokens=64, messages=MESSAGES)
+    async with anthropic.AsyncAnthropic(base_url=url, auth_token=h.key, api_key=None, max_retries=0) as client:
+        message = await client.messages.create(model="glm-4.6-syn", max_tokens=64, messages=MESSAGES)
     assert message.content[0].text
 
 
@@ -187,12 +188,14 @@ async def test_count_tokens_is_synaxis_estimate(client):
 
 
 async def test_a_bad_key_is_an_authentication_error(gw):
-    client = anthropic.AsyncAnthropic(base_url=gw[1], api_key="sk-syn-wrong", max_retries=0)
-    with pytest.raises(anthropic.AuthenticationError) as err:
-        await client.messages.create(model="glm-4.6-syn", max_tokens=64, messages=MESSAGES)
-    assert err.value.body == {"type": "error", "error": {"type": "authentication_error", "message": "Invalid API key"}}
-    with pytest.raises(anthropic.AuthenticationError):
-        await client.messages.count_tokens(model="glm-4.6-syn", messages=MESSAGES)
+    async with anthropic.AsyncAnthropic(base_url=gw[1], api_key="sk-syn-wrong", max_retries=0) as client:
+        with pytest.raises(anthropic.AuthenticationError) as err:
+            await client.messages.create(model="glm-4.6-syn", max_tokens=64, messages=MESSAGES)
+        assert err.value.body == {
+            "type": "error", "error": {"type": "authentication_error", "message": "Invalid API key"},
+        }
+        with pytest.raises(anthropic.AuthenticationError):
+            await client.messages.count_tokens(model="glm-4.6-syn", messages=MESSAGES)
 
 
 async def test_an_unknown_model_is_not_found_in_anthropics_shape(client):

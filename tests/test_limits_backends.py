@@ -165,6 +165,15 @@ async def test_failure_counter(h: Harness) -> None:
     assert await b.incr_failures("dep:b") == 2
 
 
+async def test_a_success_resets_the_failure_counter_with_its_outcome(h: Harness) -> None:
+    b = h.backend
+    assert [await b.incr_failures(key) for key in ("dep:a", "dep:a", "dep:b")] == [1, 2, 1]
+    assert await b.record_outcome("prov:x", True, reset="dep:a") == (0, 1)
+    assert await b.record_outcome("prov:x", True, reset="dep:never-failed") == (0, 2)
+    assert await b.incr_failures("dep:a") == 1  # the run of failures started again
+    assert await b.incr_failures("dep:b") == 2  # another deployment's run is untouched
+
+
 async def test_cooldowns_expire_and_report_reasons(h: Harness) -> None:
     b = h.backend
     assert await b.get_cooldowns([]) == {}

@@ -121,11 +121,14 @@ class StateBackend(Protocol):
         ...
 
     async def record_outcome(
-        self, key: str, ok: bool, *, window_s: float = 60.0
+        self, key: str, ok: bool, *, window_s: float = 60.0, reset: str | None = None
     ) -> tuple[int, int]:
         """Sliding window of outcomes (provider 5xx ratio).
 
         Returns ``(failures, total)`` in the window after recording this outcome.
+        ``reset``: a failure counter to reset in the same call, as
+        :meth:`reset_failures` (a success ends a deployment's run of failures: one
+        round trip for both).
         """
         ...
 

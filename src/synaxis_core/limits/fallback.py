@@ -177,8 +177,10 @@ class FallbackBackend:
     async def get_cooldowns(self, keys: Sequence[str]) -> dict[str, tuple[float, str]]:
         return await self._call(lambda b: b.get_cooldowns(keys))
 
-    async def record_outcome(self, key: str, ok: bool, *, window_s: float = 60.0) -> tuple[int, int]:
-        return await self._call(lambda b: b.record_outcome(key, ok, window_s=window_s))
+    async def record_outcome(
+        self, key: str, ok: bool, *, window_s: float = 60.0, reset: str | None = None
+    ) -> tuple[int, int]:
+        return await self._call(lambda b: b.record_outcome(key, ok, window_s=window_s, reset=reset))
 
     async def ping(self) -> bool:
         """Whether the shared backend answers (not the fallback: ``/health`` reports it)."""

@@ -330,9 +330,11 @@ class MemoryBackend:
     # --- outcome window ----------------------------------------------------------------
 
     async def record_outcome(
-        self, key: str, ok: bool, *, window_s: float = 60.0
+        self, key: str, ok: bool, *, window_s: float = 60.0, reset: str | None = None
     ) -> tuple[int, int]:
         check_amount(0, window_s)
+        if reset is not None:
+            self._failures.pop(reset, None)
         now = self._now()
         log = self._outcomes.get(key)
         if log is None:

@@ -161,7 +161,7 @@ end
 return 1
 """
 
-# KEYS: all, failed. ARGV: failed ('1'/'0'), window µs, member. Returns {failures, total}.
+# KEYS: all, failed[, a failure counter to delete]. ARGV: failed ('1'/'0'), window µs, member. Returns {failures, total}.
 _OUTCOME = _NOW + """
 local cutoff = now - tonumber(ARGV[2])
 local ttl = math.ceil(tonumber(ARGV[2]) / 1000) + 1000
@@ -173,6 +173,7 @@ if ARGV[1] == '1' then
   redis.call('ZADD', KEYS[2], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[2], ttl)
 end
+if KEYS[3] then redis.call('DEL', KEYS[3]) end
 return {redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[1])}
 """
 
@@ -358,14 +359,14 @@ class RedisBackend:
     # --- outcome window ----------------------------------------------------------------
 
     async def record_outcome(
-        self, key: str, ok: bool, *, window_s: float = 60.0
+        self, key: str, ok: bool, *, window_s: float = 60.0, reset: str | None = None
     ) -> tuple[int, int]:
         check_amount(0, window_s)
         p = self.prefix
-        failures, total = await self._outcome(
-            keys=[f"{p}out:{key}", f"{p}out-fail:{key}"],
-            args=["0" if ok else "1", _us(window_s), self._member(0)],
-        )
+        keys = [f"{p}out:{key}", f"{p}out-fail:{key}"]
+        if reset is not None:
+            keys.append(f"{p}fail:{reset}")
+        failures, total = await self._outcome(keys=keys, args=["0" if ok else "1", _us(window_s), self._member(0)])
         return int(failures), int(total)
 
     # --- housekeeping ------------------------------------------------------------------

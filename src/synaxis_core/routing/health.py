@@ -145,8 +145,7 @@ class HealthTracker:
         self._recent(deployment.id).add(False)
         self.failures.pop(deployment.id, None)
         dep_key, prov_key = deployment.cooldown_keys  # deployment_key(), provider_key(), made once
-        await self.backend.reset_failures(dep_key)
-        await self.backend.record_outcome(prov_key, True, window_s=PROVIDER_ERROR_WINDOW_S)
+        await self.backend.record_outcome(prov_key, True, window_s=PROVIDER_ERROR_WINDOW_S, reset=dep_key)
 
     async def failure(self, deployment: Deployment, error: UpstreamError | str) -> bool:
         """Account one failed attempt; returns True when it disabled the deployment."""
