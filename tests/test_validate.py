@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -14,7 +15,7 @@ from synaxis_core.db.models import ApiKey, ProviderModel, Tenant, ValidationResu
 from synaxis_core.fake import Behavior, FakeUpstream
 from synaxis_core.testing.gateway import fake_environ, gateway_harness
 from synaxis_core.validation import TENANT, validate
-from synaxis_core.validation.checks import Answer, extract_json, judge, parse_stream
+from synaxis_core.validation.checks import Answer, extract_json, judge, judge_status, parse_embedding, parse_stream
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
@@ -127,6 +128,40 @@ async def test_filters_and_a_reasoning_tag_left_in_the_answer(sqlite_url):
         (result,) = report.results
         assert result.model == "gpt-oss-120b-syn" and result.reason == "reasoning tag <think> left in the answer"
         assert (await validate(h.gateway, provider="nvidia")).results == []
+
+
+NVIDIA_EMBEDDINGS = {
+    "bge-m3-nvidia", "llama-3.2-nemoretriever-300m-embed-v1-nvidia", "llama-nemotron-embed-vl-1b-v2-nvidia",
+    "nv-embed-v1-nvidia", "nv-embedcode-7b-v1-nvidia",
+}
+
+
+async def test_embedding_models_are_validated_on_the_embeddings_route(sqlite_url):
+    async with FakeUpstream() as fake, gateway_harness(fake, database_url=sqlite_url, providers=("nvidia",)) as h:
+        fake.set("nvidia/nv-embed-v1", Behavior(kind="error", status=500))
+        report = await validate(h.gateway, provider="nvidia")
+        results = {r.model: r for r in report.results}
+        assert NVIDIA_EMBEDDINGS <= set(results) and not report.skipped
+        good = results["bge-m3-nvidia"]
+        assert good.ok and good.stream_ok and not good.disabled
+        assert re.fullmatch(r"an embedding of \d+ dimensions", good.sample)
+        assert fake.calls["baai/bge-m3"] == 1  # asked once, on /v1/embeddings
+        broken = results["nv-embed-v1-nvidia"]
+        assert not broken.ok and broken.disabled and "500" in broken.reason
+        assert not h.gateway.router.table.by_id["nv-embed-v1-nvidia"].active
+
+
+@pytest.mark.parametrize(("status", "body", "reason"), [
+    (200, {"data": [{"embedding": [0.1, -0.2]}]}, None),
+    (200, {"data": []}, "the response has no embedding"),
+    (200, {"data": [{"embedding": [0.1, "x"]}]}, "the embedding is not a list of finite numbers"),
+    (429, {"error": {"message": "slow down"}}, "slow down"),
+])
+def test_an_embedding_answer_is_judged(status, body, reason):
+    verdict = judge_status(parse_embedding(status, json.dumps(body).encode()))
+    assert (verdict.reason if verdict else None) == reason
+    if status == 429:
+        assert not verdict.model_fault  # a rate limit says nothing about the model
 
 
 def test_streams_are_put_back_together_and_judged():

@@ -30,7 +30,9 @@ def validate(provider: str | None, model: str | None, concurrency: int, as_json:
 
     Sends a sample prompt (a JSON football prediction) to each model, non-streamed and
     streamed, through the whole gateway. An answer passes when it is a 200, has no
-    reasoning tags left, is in English and parses as the JSON asked for. Results go to
+    reasoning tags left, is in English and parses as the JSON asked for. An embedding
+    model is sent a short text on POST /v1/embeddings and passes with a 200 and a
+    non-empty vector of finite numbers. Results go to
     the validation_results table; a model that fails through its own fault is disabled
     with the reason (re-enable it with PATCH /admin/models/ID).
     """

@@ -14,11 +14,16 @@ each of these holds; the first one that does not is the reason it failed:
    the wrong language rarely parses, and the language is the diagnosis that matters;
 5. ``content`` is a JSON object (once a Markdown fence is removed, or the first
    ``{...}`` in it) with numeric ``home_goals``, ``away_goals`` and ``confidence``.
+
+An embedding model is sent ``EMBEDDING_INPUT`` instead (``POST /v1/embeddings``, not
+streamed): it passes with a 200 whose first ``embedding`` is a non-empty list of finite
+numbers (the sample says how many).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +38,7 @@ PROMPT = (
     'between 0 and 1). Example: {"home_goals": 1, "away_goals": 0, "confidence": 0.5}'
 )
 MESSAGES = [{"role": "user", "content": PROMPT}]
+EMBEDDING_INPUT = "Arsenal against Chelsea, tonight at the Emirates."
 EXPECTED_KEYS = ("home_goals", "away_goals", "confidence")
 CJK_LIMIT = 0.5
 """An answer whose letters are this share CJK or more is ``"non-English output"``."""
@@ -102,6 +108,20 @@ def parse_completion(status: int, body: bytes) -> Answer:
     return Answer(status, content if isinstance(content, str) else None, str(reasoning))
 
 
+def parse_embedding(status: int, body: bytes) -> Answer:
+    """A ``POST /v1/embeddings`` answer: ``content`` says the vector's size, ``error`` what is wrong."""
+    data = _loads(body)
+    if status != 200:
+        return Answer(status, error=_error_message(data, status))
+    items = data.get("data") if isinstance(data, dict) else None
+    vector = items[0].get("embedding") if items and isinstance(items[0], dict) else None
+    if not isinstance(vector, list) or not vector:
+        return Answer(status, error="the response has no embedding")
+    if not all(_is_number(x) and math.isfinite(x) for x in vector):
+        return Answer(status, error="the embedding is not a list of finite numbers")
+    return Answer(status, f"an embedding of {len(vector)} dimensions")
+
+
 def parse_stream(status: int, body: bytes) -> Answer:
     """A whole SSE body: the ``data:`` lines of choice 0 put back together."""
     if status != 200:
@@ -166,12 +186,20 @@ def check_prediction(data: Any) -> str | None:
     return None
 
 
-def judge(answer: Answer) -> Verdict | None:
-    """The first check ``answer`` fails (see the module docstring), or None when it passes."""
+def judge_status(answer: Answer) -> Verdict | None:
+    """Check 1 alone: a 200 without an error (all an embedding answer needs, once parsed)."""
     if answer.status != 200:
         return Verdict(answer.error or f"HTTP {answer.status}", answer.status not in NOT_THE_MODELS_FAULT)
     if answer.error is not None:
         return Verdict(answer.error)
+    return None
+
+
+def judge(answer: Answer) -> Verdict | None:
+    """The first check ``answer`` fails (see the module docstring), or None when it passes."""
+    failed = judge_status(answer)
+    if failed is not None:
+        return failed
     content = answer.content
     if not content or not content.strip():
         if answer.reasoning:  # e.g. a close-only model that sent no closing tag

@@ -4,8 +4,9 @@
 ``httpx.ASGITransport`` with a key of the tenant ``synaxis-validate`` (created for the
 run and revoked after it): authentication, routing (a provider-model id is pinned, so
 there is no failover), post-processing (think tags, language monitor) and accounting
-all run as they do for a client. Each model is asked twice, non-streamed and streamed;
-both answers must pass the checks of ``validation.checks``.
+all run as they do for a client. Each chat model is asked twice, non-streamed and streamed;
+both answers must pass the checks of ``validation.checks``. An embedding model is asked
+once, on ``POST /v1/embeddings``.
 
 Every model gets one ``validation_results`` row per run. A model that failed through
 its own fault is disabled (``active=False``, ``disabled_by="validate"``, the reason)
@@ -31,7 +32,17 @@ from synaxis_core.db.models import ProviderModel, ValidationResult, utcnow
 from synaxis_core.routing.health import provider_key
 from synaxis_core.routing.table import Deployment, RoutingTable
 from synaxis_core.tenants.service import create_key, revoke_key
-from synaxis_core.validation.checks import MESSAGES, Answer, Verdict, judge, parse_completion, parse_stream
+from synaxis_core.validation.checks import (
+    EMBEDDING_INPUT,
+    MESSAGES,
+    Answer,
+    Verdict,
+    judge,
+    judge_status,
+    parse_completion,
+    parse_embedding,
+    parse_stream,
+)
 
 if TYPE_CHECKING:
     from synaxis_core.runtime.gateway import Gateway
@@ -116,9 +127,7 @@ def select_models(
         if model is not None and model not in (d.id, d.global_id, d.upstream_id):
             continue
         why = None
-        if d.spec.kind != "chat":
-            why = "an embedding model: validate sends a chat prompt"
-        elif d.provider.missing_key:
+        if d.provider.missing_key:
             why = f"no API key: set {d.provider.missing_key}"
         elif not d.is_available:
             why = "not listed by its provider at the last discovery"
@@ -183,20 +192,23 @@ async def validate(
 
 
 async def _ask(gateway: Gateway, client: httpx.AsyncClient, d: Deployment, stream: bool) -> tuple[Answer, float]:
-    """One request of the sample prompt; returns the answer and its latency in ms."""
-    body: dict[str, Any] = {"model": d.id, "messages": MESSAGES, "stream": stream}
+    """One request of the sample prompt (or input); returns the answer and its latency in ms."""
+    if d.spec.kind == "embedding":
+        path, body, parse = "/v1/embeddings", {"model": d.id, "input": EMBEDDING_INPUT}, parse_embedding
+    else:
+        path, body = "/v1/chat/completions", {"model": d.id, "messages": MESSAGES, "stream": stream}
+        parse = parse_stream if stream else parse_completion
     limit = gateway.settings.request_deadline_s + DEADLINE_MARGIN_S
     started = time.perf_counter()
     try:
         async with asyncio.timeout(limit):
-            response = await client.post("/v1/chat/completions", json=body)
+            response = await client.post(path, json=body)
     except TimeoutError:
         answer = Answer(504, error=f"no complete answer within {limit:g}s")
     except Exception as exc:  # noqa: BLE001 - a gateway bug is reported, not raised
         log.exception("validating %s: the gateway failed", d.id)
         answer = Answer(500, error=f"the gateway failed: {type(exc).__name__}: {exc}")
     else:
-        parse = parse_stream if stream else parse_completion
         answer = parse(response.status_code, response.content)
     return answer, (time.perf_counter() - started) * 1000
 
@@ -210,8 +222,12 @@ async def _provider_cooling(gateway: Gateway, d: Deployment) -> str | None:
 
 async def _validate_model(gateway: Gateway, client: httpx.AsyncClient, d: Deployment) -> ModelResult:
     answer, latency_ms = await _ask(gateway, client, d, stream=False)
-    streamed, _ = await _ask(gateway, client, d, stream=True)
-    verdict, stream_verdict = judge(answer), judge(streamed)
+    if d.spec.kind == "embedding":  # not streamed: its one answer stands for both
+        streamed, verdict = answer, judge_status(answer)
+        stream_verdict = verdict
+    else:
+        streamed, _ = await _ask(gateway, client, d, stream=True)
+        verdict, stream_verdict = judge(answer), judge(streamed)
     first = verdict
     if first is None and stream_verdict is not None:
         first = Verdict(f"{stream_verdict.reason} (streamed)", stream_verdict.model_fault)
