@@ -21,7 +21,7 @@ from synaxis_core.limits.base import (
 
 Clock = Callable[[], float]
 
-SETTLED_TTL_S = 10.0
+MEMORY_SETTLED_TTL_S = 10.0
 """How long a settled id is remembered here. Shorter than Redis's marker
 (``base.SETTLED_TTL_S``): in one process a settle has no reply that can be lost, so a
 repeat can only be the caller's own, at once. At thousands of settles a second the
@@ -127,7 +127,7 @@ class _Held:
 class _Settled:
     """Settled reservation ids, each remembered between ``ttl`` and twice that.
 
-    Two generations of hashes (a 64-bit hash, not the id: a third of the memory at a
+    Two generations of hashes (a 64-bit hash, not the id: half the memory at a
     few thousand settles a second): the current one takes new ids, and every ``ttl``
     the previous one is dropped whole, so nothing is ever scanned.
     """
@@ -187,7 +187,7 @@ class MemoryBackend:
         self._failures: dict[str, tuple[int, float]] = {}  # key -> (count, expires at)
         self._cooldowns: dict[str, tuple[str, float]] = {}  # key -> (reason, until)
         self._reserved: dict[str, _Held] = {}
-        self._settled = _Settled(SETTLED_TTL_S, clock())  # a repeated settle is a no-op
+        self._settled = _Settled(MEMORY_SETTLED_TTL_S, clock())  # a repeated settle is a no-op
 
     def _now(self) -> float:
         now = self._clock()
@@ -353,7 +353,7 @@ class MemoryBackend:
         """Nothing to release; the state is dropped."""
         for store in self._stores():
             store.clear()
-        self._settled = _Settled(SETTLED_TTL_S, self._clock())
+        self._settled = _Settled(MEMORY_SETTLED_TTL_S, self._clock())
 
     def key_count(self) -> int:
         """Keys held across all kinds of state (for tests and a metrics gauge)."""
