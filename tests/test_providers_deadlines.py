@@ -158,7 +158,7 @@ class Upstream:
 
     async def route_huge_body(self, send) -> None:
         """A non-streamed 50 MB answer with its Content-Length."""
-        size = 50 * 1024 * 1024
+        size = HUGE_BODY_BYTES
         await send(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % size)
         piece = b" " * 65536
         for _ in range(size // len(piece)):
@@ -248,6 +248,9 @@ async def fired_at(coro, start: float, give_up_s: float = 5.0) -> tuple[BaseExce
     if task.cancelled():
         return asyncio.CancelledError(), loop.time() - start
     return task.exception(), loop.time() - start
+
+
+HUGE_BODY_BYTES = 50 * 1024 * 1024
 
 
 async def closed_within(up: Upstream, route: str, seconds: float) -> Conn:
@@ -458,7 +461,9 @@ async def test_a_non_streamed_answer_is_capped(upstream, route):
     assert time.monotonic() - start < 2.0
     if route != "gzip-bomb":  # (its 20 KB were whole on the wire: the connection may stay pooled)
         conn = await closed_within(upstream, route, 1.0)
-        assert conn.closed_at is not None and conn.written < 8 * 1024 * 1024
+        # dropped, not read to its end; what the upstream could write before that is the
+        # kernel's socket buffers (they grow to tcp_rmem's max, 32 MB on some machines)
+        assert conn.closed_at is not None and conn.written < HUGE_BODY_BYTES
     await p.aclose()
 
 
