@@ -96,9 +96,10 @@ class Upstream:
             await asyncio.wait([eof, work], return_when=asyncio.FIRST_COMPLETED)
             if eof.done():
                 conn.closed_at = time.monotonic()
-            work.cancel()
-            with contextlib.suppress(BaseException):
-                await work
+            for task in (work, eof):  # both ended and retrieved (a broken pipe is expected here)
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
         except (ConnectionError, asyncio.IncompleteReadError):
             conn.closed_at = conn.closed_at or time.monotonic()
         except asyncio.CancelledError:  # the server stops
