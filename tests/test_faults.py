@@ -110,6 +110,7 @@ def fake():
 @pytest.fixture
 async def h(fake, sqlite_url):
     fake.reset()
+    OPEN_BEFORE[fake] = fake.open_transports()  # an earlier test's, maybe still closing: not this test's
     async with gateway_harness(
         fake, database_url=sqlite_url, providers=("nvidia", "synthetic"), timeout_s=5.0,
         ledger_flush_interval_s=0.01,
@@ -124,20 +125,27 @@ async def h(fake, sqlite_url):
 # --- observing the gateway -----------------------------------------------------------
 
 
+OPEN_BEFORE: dict[FakeUpstream, frozenset[object]] = {}
+"""The fake's connections open when each test's gateway was started (``h``)."""
+
+
 async def assert_no_leak(h: GatewayHarness) -> None:
     """Every provider's client holds at most one connection open to the fake upstream
     (requests here are sequential): a response left unreleased would keep its connection
     out of the pool and make the next request open another; broken ones were closed.
     The fake sees a close a moment after the client makes it: wait until it has (a leak
-    never closes, and fails after the wait's safety cap)."""
+    never closes, and fails after the wait's safety cap). Only this test's connections
+    count: an earlier test's may still be closing when this one starts."""
+    before = OPEN_BEFORE.get(h.fake, frozenset())
 
     def at_most_one_each() -> bool:
-        return all(n <= 1 for n in h.fake.open_connections().values())
+        return all(n <= 1 for n in h.fake.open_connections(ignore=before).values())
 
     try:
         await wait_until(at_most_one_each, what="at most one connection open per provider")
     except AssertionError as exc:
-        raise AssertionError(f"{exc}; connections open per provider: {dict(h.fake.open_connections())}") from None
+        found = dict(h.fake.open_connections(ignore=before))
+        raise AssertionError(f"{exc}; connections open per provider: {found}") from None
 
 
 async def ledger_rows(h: GatewayHarness) -> list[UsageRecord]:

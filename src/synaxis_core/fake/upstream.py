@@ -23,7 +23,7 @@ import asyncio
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -206,17 +206,22 @@ class FakeUpstream(BackgroundServer):
         """Every upstream request received (not the control API), oldest first."""
         return self._requests
 
-    def open_connections(self) -> Counter[str]:
+    def open_connections(self, ignore: Collection[Any] = ()) -> Counter[str]:
         """Client connections open now, by the flavor of the last request each carried
         (a client that leaks a connection, or never reuses one, shows more than it
-        needs: sequential requests need one per client)."""
-        server = self._runner.server if self._runner is not None else None
+        needs: sequential requests need one per client). ``ignore``: connections
+        (from :meth:`open_transports`) not to count, e.g. those open before a test began."""
         open_now: Counter[str] = Counter()
-        for handler in list(server.connections if server is not None else ()):
-            transport = handler.transport
-            if transport is not None and not transport.is_closing():
+        for transport in self.open_transports():
+            if transport not in ignore:
                 open_now[self._connection_flavors.get(id(transport), "?")] += 1
         return open_now
+
+    def open_transports(self) -> frozenset[Any]:
+        """The client connections open now (for :meth:`open_connections`' ``ignore``)."""
+        server = self._runner.server if self._runner is not None else None
+        handlers = list(server.connections if server is not None else ())
+        return frozenset(h.transport for h in handlers if h.transport is not None and not h.transport.is_closing())
 
     def reset(self) -> None:
         """Forget behaviours, models-listing behaviours, account limits, counters and
