@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from synaxis_core.errors import InvalidRequest, missing_parameter
+from synaxis_core.dialects.fields import check_fields
+from synaxis_core.errors import InvalidRequest
 from synaxis_core.types import ChatRequest
 
 DIALECT = "completions"
@@ -90,10 +91,7 @@ def to_chat_request(
 ) -> tuple[ChatRequest, CompletionShell]:
     """The chat request for the pipeline, and the shell of its answer; ``InvalidRequest``
     (naming the field) for what cannot be served."""
-    for name in ("model", "prompt"):
-        if body.get(name) is None:
-            raise missing_parameter(name)
-    _check_types(body)
+    check_fields(body, ("model", "prompt"), TYPES)
     model = body["model"]
     if not model.strip():
         raise InvalidRequest("`model` must not be empty", param="model")
@@ -122,13 +120,6 @@ def to_chat_request(
     request = ChatRequest(chat, model=model, stream=stream, include_usage=include_usage, max_output=max_tokens,
                           reasoning_mode=mode, dialect=DIALECT)
     return request, shell
-
-
-def _check_types(body: dict[str, Any]) -> None:
-    for name, kinds in TYPES.items():
-        value = body.get(name)
-        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds):
-            raise InvalidRequest(f"`{name}` must be of type {' or '.join(k.__name__ for k in kinds)}", param=name)
 
 
 def _count(body: dict[str, Any], name: str, default: int) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from synaxis_core.errors import InvalidRequest, missing_parameter
+from synaxis_core.dialects.fields import check_fields
+from synaxis_core.errors import InvalidRequest
 from synaxis_core.types import ChatRequest
 
 HOSTED_TOOLS = frozenset({
@@ -85,10 +86,8 @@ def to_chat_request(
 ) -> tuple[ChatRequest, ResponseShell]:
     """The chat request for the pipeline, and the shell of its answer; ``InvalidRequest``
     (naming the field) for what cannot be served."""
-    for name in ("model", "input"):
-        if body.get(name) is None:
-            raise missing_parameter(name)
-    _check_types(body)
+    check_fields(body, ("model", "input"), TYPES)
+    _check_parts(body)
     model = body["model"]
     if not model.strip():
         raise InvalidRequest("`model` must not be empty", param="model")
@@ -125,11 +124,8 @@ def to_chat_request(
     return request, shell
 
 
-def _check_types(body: dict[str, Any]) -> None:
-    for name, kinds in TYPES.items():
-        value = body.get(name)
-        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds):
-            raise InvalidRequest(f"`{name}` must be of type {' or '.join(k.__name__ for k in kinds)}", param=name)
+def _check_parts(body: dict[str, Any]) -> None:
+    """The nested fields Synaxis reads: ``text.verbosity``, ``reasoning.*``, ``metadata``."""
     for name, part in (("text", "verbosity"), ("reasoning", "effort"), ("reasoning", "summary")):
         if not isinstance((body.get(name) or {}).get(part), (str, type(None))):
             raise InvalidRequest(f"`{name}.{part}` must be a string", param=f"{name}.{part}")
