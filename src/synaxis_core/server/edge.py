@@ -42,7 +42,7 @@ from synaxis_core.server.errors import (
 if TYPE_CHECKING:
     from synaxis_core.runtime.answer import Answer, ChunkStream
     from synaxis_core.tenants import TenantInfo
-    from synaxis_core.types import ChatRequest
+    from synaxis_core.types import ChatRequest, EmbeddingRequest
 
 log = logging.getLogger("synaxis.server")
 REASONING_MODES = ("separate", "strip", "keep")
@@ -150,11 +150,19 @@ def reasoning_mode(header: str | None, default: str) -> str:
     return mode
 
 
+def call_options(request: ChatRequest | EmbeddingRequest, headers: dict[str, str]) -> None:
+    """What every request takes from ``headers``: the trace context (``traceparent``,
+    ``tracestate``) and the client headers that go upstream (``forwarded_headers``; a
+    malformed one is a 400)."""
+    request.traceparent = headers.get("traceparent")
+    request.tracestate = headers.get("tracestate")
+    request.upstream_headers = forwarded_headers(headers)
+
+
 def request_options(request: ChatRequest, headers: dict[str, str]) -> ChatRequest:
-    """The per-request options of ``headers`` on ``request``: the response cache
-    (``x-synaxis-cache: on|off|force``, ``x-synaxis-cache-ttl: SECONDS``), the trace
-    context (``traceparent``, ``tracestate``) and the client headers that go upstream
-    (``forwarded_headers``). A malformed cache or forwarded header is a 400."""
+    """The per-request options of ``headers`` on a chat ``request``: the response cache
+    (``x-synaxis-cache: on|off|force``, ``x-synaxis-cache-ttl: SECONDS``), then
+    ``call_options``. A malformed cache or forwarded header is a 400."""
     mode = headers.get("x-synaxis-cache")
     if mode is not None:
         mode = mode.strip().lower()
@@ -167,9 +175,7 @@ def request_options(request: ChatRequest, headers: dict[str, str]) -> ChatReques
         if not ttl.isdigit() or not 1 <= int(ttl) <= MAX_CACHE_TTL_S:
             raise InvalidRequest(f"x-synaxis-cache-ttl must be whole seconds from 1 to {MAX_CACHE_TTL_S}, got {ttl!r}")
         request.cache_ttl_s = int(ttl)
-    request.traceparent = headers.get("traceparent")
-    request.tracestate = headers.get("tracestate")
-    request.upstream_headers = forwarded_headers(headers)
+    call_options(request, headers)
     return request
 
 

@@ -20,8 +20,8 @@ from synaxis_core.server.edge import (
     HotEndpoint,
     READ_HEADERS,
     answer_headers,
+    call_options,
     decode_json_object,
-    forwarded_headers,
     read_json_body,
     request_headers,
 )
@@ -41,11 +41,10 @@ class EmbeddingsEndpoint(HotEndpoint):
         try:
             raw = await read_json_body(receive, headers, gateway.settings.max_body_bytes)
             request = translate_request(decode_json_object(raw, "`model` and `input`"))
-            request.upstream_headers = forwarded_headers(headers)
+            call_options(request, headers)
         except SynaxisError as exc:  # an unreadable request is still one ledger row
             await gateway.pipeline.reject(tenant, request_id, exc, dialect=DIALECT)
             raise
-        request.traceparent, request.tracestate = headers.get("traceparent"), headers.get("tracestate")
         answer = await gateway.pipeline.embed(tenant, request, request_id)
         headers_out = [JSON_HEADER, *answer_headers(gateway, answer, request_id)]
         await send_bytes(send, 200, headers_out, _encode(finish(answer.response, request)))
