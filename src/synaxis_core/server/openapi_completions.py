@@ -14,7 +14,7 @@ from litestar import post
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, RequestBody
 
 from synaxis_core.dialects.completions import DEFAULT_MAX_TOKENS, MAX_LOGPROBS
-from synaxis_core.server.openapi import CHAT_ERRORS, CHAT_REQUEST_SCHEMA
+from synaxis_core.server.openapi import CHAT_ERRORS, CHAT_REQUEST_SCHEMA, _json
 
 _CHAT = CHAT_REQUEST_SCHEMA["properties"]
 
@@ -66,10 +66,6 @@ COMPLETION_SCHEMA: dict[str, Any] = {
         "usage": {"type": ["object", "null"], "additionalProperties": True},
     },
 }
-
-
-def _json(schema: dict[str, Any]) -> dict[str, OpenAPIMediaType]:
-    return {"application/json": OpenAPIMediaType(schema=schema)}  # type: ignore[arg-type]  # a JSON Schema dict
 
 
 @dataclass
