@@ -119,7 +119,7 @@ async def h(fake, sqlite_url):
             provider.retry_wait = wait_none()  # keep the quick retries, without their sleep
         yield harness
     for provider in harness.gateway.ext.providers.values():
-        assert provider._client is None  # closed with the gateway
+        assert provider.exchange._client is None  # closed with the gateway
 
 
 # --- observing the gateway -----------------------------------------------------------

@@ -212,7 +212,7 @@ async def test_one_client_per_provider_reused_and_closed():
     await provider.chat(BODY)
     assert provider.client() is client
     await provider.aclose()
-    assert client.is_closed and provider._client is None
+    assert client.is_closed and provider.exchange._client is None
     await provider.chat(BODY)
     assert provider.client() is not client
     await provider.aclose()

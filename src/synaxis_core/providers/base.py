@@ -33,7 +33,6 @@ import msgspec
 from pydantic import SecretStr
 from tenacity.wait import wait_base
 
-from synaxis_core import __version__
 from synaxis_core.errors import (
     ProviderAuthError,
     UpstreamBadRequest,
@@ -42,19 +41,10 @@ from synaxis_core.errors import (
     UpstreamTimeout,
 )
 from synaxis_core.providers.discovery import generic_entry, parse_model_list
-from synaxis_core.providers.http import (
-    ResponseTooLarge,
-    TransportChoice,
-    UpstreamResponse,
-    create_client,
-    direct_send,
-    httpx_send,
-    read_capped,
-    timeout_for,
-)
-from synaxis_core.providers.headers import REQUEST_ID_HEADERS, UpstreamReply, request_id, with_request_id
+from synaxis_core.providers.exchange import Exchange
+from synaxis_core.providers.headers import REQUEST_ID_HEADERS, UpstreamReply, with_request_id
+from synaxis_core.providers.http import TransportChoice
 from synaxis_core.providers.shape import chunk_problem, embedding_problem, response_problem
-from synaxis_core.providers.retry import RETRY_STATUSES, RetryableStatus, call_with_retries
 from synaxis_core.sse import DONE, SSEDecoder, SSEError
 from synaxis_core.providers.upstream_errors import (
     as_model_unavailable,
@@ -69,7 +59,6 @@ if TYPE_CHECKING:
 
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
-ERROR_BODY_LIMIT = 64 * 1024
 
 
 class OpenAICompatibleProvider:
@@ -127,10 +116,8 @@ class OpenAICompatibleProvider:
         self.base_url: str = (override or base_url or self.default_base_url).rstrip("/")
         self.models: tuple[ModelSpec, ...] = tuple(models if models is not None else self.static_models)
         self.timeout_s: float = timeout_s if timeout_s is not None else settings.timeout_s
-        self._client: httpx.AsyncClient | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
-        self._urls: dict[str, httpx.URL] = {}  # parsed once: saves ~12 us per request
-        self._base_headers: dict[str, str] = {}
+        self.exchange = Exchange(self)
+        """The pooled client and the one way to send on it (``providers.exchange``)."""
 
     @property
     def api_key(self) -> SecretStr | None:
@@ -198,7 +185,7 @@ class OpenAICompatibleProvider:
             body = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
         limit = timeout or self.timeout_s
         try:
-            response = await self._send(
+            response = await self.exchange.send(
                 "POST", "/chat/completions", self._body(body), limit, stream=False,
                 deadline=asyncio.get_running_loop().time() + limit, extra_headers=headers, reply=reply,
             )
@@ -244,7 +231,7 @@ class OpenAICompatibleProvider:
         first_by = first_chunk_by
         started = loop.time()
         try:
-            response = await self._send(
+            response = await self.exchange.send(
                 "POST", "/chat/completions", self._body(payload), limit, stream=True, deadline=first_by,
                 extra_headers=headers, reply=reply,
             )
@@ -286,8 +273,10 @@ class OpenAICompatibleProvider:
         self._require_key()
         limit = timeout or self.timeout_s
         try:
-            response = await self._send("POST", "/embeddings", self._body(body), limit, stream=False, reply=reply,
-                                        deadline=asyncio.get_running_loop().time() + limit, extra_headers=headers)
+            response = await self.exchange.send(
+                "POST", "/embeddings", self._body(body), limit, stream=False, reply=reply,
+                deadline=asyncio.get_running_loop().time() + limit, extra_headers=headers,
+            )
         except TimeoutError:
             raise UpstreamTimeout(f"{self.name}: no answer within {limit:g} s", provider=self.name) from None
         data = self._json(response.content)
@@ -307,7 +296,7 @@ class OpenAICompatibleProvider:
         is sent when one is set. Raises ``UpstreamProtocolError`` for an unreadable
         answer, and the usual ``UpstreamError`` subclasses for HTTP failures.
         """
-        response = await self._send("GET", "/models", None, self.timeout_s, stream=False)
+        response = await self.exchange.send("GET", "/models", None, self.timeout_s, stream=False)
         try:
             models = self.parse_models(self._json(response.content))
         except ValueError as exc:
@@ -317,26 +306,13 @@ class OpenAICompatibleProvider:
 
     async def aclose(self) -> None:
         """Close the HTTP client (called on shutdown); the next call opens a new one."""
-        client, self._client, self._client_loop = self._client, None, None
-        if client is not None:
-            await client.aclose()
+        await self.exchange.aclose()
 
     # --- internals ------------------------------------------------------------------------
 
     def client(self) -> httpx.AsyncClient:
         """This provider's pooled client, created on first use in the running event loop."""
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop or self._client.is_closed:
-            headers = {"user-agent": f"synaxis/{__version__}", "accept": "application/json"}
-            key = self.api_key
-            if key is not None:
-                headers["authorization"] = f"Bearer {key.get_secret_value()}"
-            self._client = create_client(
-                self.settings, timeout_s=self.timeout_s, transport=self.transport, headers=headers
-            )
-            self._client_loop = loop
-            self._base_headers = dict(self._client.headers)
-        return self._client
+        return self.exchange.client()
 
     def _require_key(self) -> None:
         if self.missing_key:
@@ -381,87 +357,13 @@ class OpenAICompatibleProvider:
             message = f"{self.name}: stream stalled (no data for {limit:g} s)"
         return UpstreamTimeout(message, provider=self.name)
 
-    def _status_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
+    def status_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
+        """The ``UpstreamError`` of a non-2xx answer (``normalize_error`` applied, the upstream's request id on it)."""
         cap = self.settings.retry_after_cap_s
         error = error_from_status(
             status, body, provider=self.name, headers=headers, retry_after_cap=cap, secrets=self._secrets()
         )
         return with_request_id(self.normalize_error(error), headers, self.request_id_headers)
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        content: bytes | None,
-        timeout_s: float,
-        *,
-        stream: bool,
-        deadline: float | None = None,
-        extra_headers: Mapping[str, str] | None = None,
-        reply: UpstreamReply | None = None,
-    ) -> UpstreamResponse:
-        """Send with the quick-retry policy; return a 2xx response or raise.
-
-        On the default pyreqwest transport the request goes straight to the pyreqwest
-        client (``providers.http.direct_send``, with the client's timeouts: connect, and
-        ``self.timeout_s`` between reads); on any other transport through httpx
-        (``httpx_send``). ``timeout_s`` bounds each gap between reads. ``deadline``
-        (event-loop time) bounds every try, the waits between them included
-        (``TimeoutError`` when it has passed): the whole call when not streamed, on
-        pyreqwest's own timer; the response headers of a stream. A non-streamed body is
-        read whole, at most ``settings.max_upstream_response_bytes``. ``extra_headers`` are
-        sent too; ``reply`` (when given) gets the request id of the 2xx response.
-        """
-        client = self.client()
-        headers = {"content-type": "application/json"} if content is not None else {}
-        if stream:
-            headers["accept"] = "text/event-stream"
-        if extra_headers:
-            headers.update(extra_headers)
-        target = self.base_url + path
-        direct_headers = {**self._base_headers, **headers}
-        max_bytes = self.settings.max_upstream_response_bytes
-
-        loop = asyncio.get_running_loop()
-
-        async def send() -> UpstreamResponse:
-            if deadline is not None and deadline <= loop.time():
-                raise TimeoutError
-            response: UpstreamResponse | None = await direct_send(
-                client, method, target, content, direct_headers, stream=stream, read_timeout_s=timeout_s,
-                deadline=deadline, max_bytes=max_bytes, error_bytes=ERROR_BODY_LIMIT,
-            )
-            if response is None:  # a transport other than pyreqwest's (httpx's own, a mock)
-                url = self._urls.get(target) or self._urls.setdefault(target, httpx.URL(target))
-                request = client.build_request(
-                    method, url, content=content, headers=headers, timeout=timeout_for(self.settings, timeout_s)
-                )
-                response = await httpx_send(
-                    client, request, stream=stream, deadline=deadline, max_bytes=max_bytes, error_bytes=ERROR_BODY_LIMIT
-                )
-            if response.is_success:
-                if reply is not None:
-                    reply.request_id = request_id(response.headers, self.request_id_headers)
-                return response
-            if stream:
-                try:
-                    body = await read_capped(response, ERROR_BODY_LIMIT)
-                finally:
-                    await response.aclose()
-            else:
-                body = response.content
-            if response.status_code in RETRY_STATUSES:
-                raise RetryableStatus(response.status_code, response.headers, body)
-            raise self._status_error(response.status_code, response.headers, body)
-
-        try:
-            return await call_with_retries(self.settings, send, wait=self.retry_wait, deadline=deadline)
-        except RetryableStatus as exc:
-            raise self._status_error(exc.status, exc.headers, exc.body) from None
-        except httpx.HTTPError as exc:
-            raise error_from_exception(exc, provider=self.name) from exc
-        except ResponseTooLarge as exc:
-            raise UpstreamProtocolError(f"{self.name}: {exc}", provider=self.name) from None
 
 
 Provider = OpenAICompatibleProvider
